@@ -1,0 +1,9 @@
+//! Herald, an SMS gateway whose delivery reports you can trust.
+//!
+//! # Layout
+//! - [`domain`]: the delivery-status model (statuses, `stat`, `dlr-mask`, `err`) and the one
+//!   function that moves a message between statuses. Pure.
+//! - [`store`]: durable state and work queues; the only module with SQL.
+
+pub mod domain;
+pub mod store;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("herald: the gateway is being assembled; see README.md");
+}

@@ -1,0 +1,257 @@
+//! Durable state: messages, their segments and full event history, accounts, and the work queues
+//! (submissions, callbacks) as tables. Only this module speaks SQL.
+//!
+//! Queues follow the outbox pattern: a job is enqueued in the same transaction as the state change
+//! that causes it, and claimed with a short lease so a crashed worker's jobs come back on their
+//! own. No transaction is ever held across network I/O: workers claim, do I/O, then record.
+//!
+//! Status decisions are not made here: every state change goes through
+//! [`crate::domain::MessageState::apply`], called inside the transaction.
+//!
+//! Architecture Invariant: callers see only [`Store`] and the plain types below; a PostgreSQL
+//! backend is a second implementation of the trait, not a change to any caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::{MessageId, Report, Status};
+
+pub mod sqlite;
+
+/// Milliseconds since the Unix epoch. Every timestamp in the store is one of these, passed in by
+/// the caller (tests drive time).
+pub type Millis = i64;
+
+pub type SharedStore = Arc<dyn Store>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("not found")]
+    NotFound,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A customer account as configured by the operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    pub username: String,
+    /// PHC string (argon2).
+    pub password_hash: String,
+    /// Decimal string in the account currency, e.g. "100.00".
+    pub balance: String,
+    pub senders: Vec<String>,
+    pub dlr_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: i64,
+    pub record: AccountRecord,
+}
+
+/// One segment of a message as it will be submitted to the carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSegment {
+    /// 0-based position in the message.
+    pub seq: u32,
+    /// `data_coding` and the encoded `short_message` bytes (UDH included when present).
+    pub data_coding: u8,
+    pub esm_class: u8,
+    pub payload: Vec<u8>,
+}
+
+/// A message the API accepted, with everything the pipeline needs to submit it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub account_id: i64,
+    /// E.164 digits without `+`.
+    pub destination: String,
+    pub sender: String,
+    /// The text as the customer sent it (None when `text-store` said not to keep it).
+    pub text: Option<String>,
+    pub dlr_url: Option<String>,
+    /// Carrier chosen by the route table; None when the message is rejected at acceptance.
+    pub carrier: Option<String>,
+    /// Price per segment, decimal string.
+    pub price: Option<String>,
+    pub validity: Duration,
+    /// When it may be submitted (Scheduled while in the future).
+    pub not_before: Millis,
+    pub segments: Vec<NewSegment>,
+    /// Set when a rule already refused it: stored as Rejected, its callback enqueued.
+    pub rejection: Option<Report>,
+    pub accepted_at: Millis,
+}
+
+/// A segment claimed for submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitJob {
+    pub message_id: MessageId,
+    pub segment: u32,
+    pub segment_count: u32,
+    pub carrier: String,
+    pub destination: String,
+    pub sender: String,
+    pub data_coding: u8,
+    pub esm_class: u8,
+    pub payload: Vec<u8>,
+    /// Absolute end of the message's validity, for `validity_period`.
+    pub valid_until: Millis,
+    /// Submissions already tried (temporary errors so far).
+    pub attempts: u32,
+}
+
+/// What happened to one submission.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// `submit_sm_resp` OK with the carrier's id (raw, as received).
+    Accepted { carrier_message_id: String },
+    /// Permanent error status: the message is Rejected (NACK).
+    Rejected { command_status: u32 },
+    /// Temporary error status: retry at `retry_at`, or give up when `retry_at` is None.
+    Temporary { command_status: u32, retry_at: Option<Millis> },
+    /// No response (timeout or link lost with the request in flight): we do not know whether the
+    /// carrier has it. Not resent blindly; the own expiry decides if no receipt ever comes.
+    Unknown { reason: String },
+    /// Never written to the carrier (no bind up): back to the queue at `retry_at`, no attempt
+    /// counted.
+    NotSent { retry_at: Millis },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitResult {
+    pub message_id: MessageId,
+    pub segment: u32,
+    pub carrier: String,
+    pub outcome: SubmitOutcome,
+    pub at: Millis,
+}
+
+/// A receipt as the store keeps it: evidence first, interpretation second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptRecord {
+    pub carrier: String,
+    /// The id as the carrier wrote it.
+    pub carrier_message_id: String,
+    pub outcome: crate::domain::ReceiptOutcome,
+    /// `stat:` word or message_state name as received.
+    pub stat_word: Option<String>,
+    /// The carrier's `err:` value as received.
+    pub carrier_err: Option<String>,
+    pub raw_text: String,
+    /// TLVs as (tag, hex value).
+    pub tlvs: Vec<(u16, String)>,
+    pub received_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptMatch {
+    /// Matched a segment; `changed` says whether the message's status moved.
+    Matched { message_id: MessageId, changed: bool },
+    /// No submit with that id yet: kept, and applied when the `submit_sm_resp` arrives.
+    Pending,
+}
+
+/// A callback claimed for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackJob {
+    pub id: i64,
+    pub message_id: MessageId,
+    pub url: String,
+    pub report: Report,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackAttempt {
+    pub job_id: i64,
+    pub at: Millis,
+    /// The full URL requested.
+    pub url: String,
+    /// HTTP status, when a response came.
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    /// What comes next for this callback.
+    pub next: CallbackNext,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackNext {
+    Done,
+    RetryAt(Millis),
+    /// The retry schedule is spent: kept visible, replayable.
+    Exhausted,
+}
+
+/// The customer's view of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub account_id: i64,
+    pub destination: String,
+    pub sender: String,
+    pub status: Status,
+    pub report: Option<Report>,
+    pub carrier: Option<String>,
+    pub segment_count: u32,
+    pub accepted_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One line of a message's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub at: Millis,
+    /// e.g. "accepted", "submit", "submit_resp", "receipt", "status", "callback", "expired".
+    pub kind: String,
+    pub segment: Option<u32>,
+    /// A JSON object with the event's facts (raw receipt text, TLVs, URL, response code...).
+    pub detail: serde_json::Value,
+}
+
+/// Durable state behind every part of Herald.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates or updates the account of that username (operator config is the source of truth).
+    async fn upsert_account(&self, account: AccountRecord) -> Result<Account>;
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>>;
+
+    /// Commits a new message with its segments, and either its submission jobs or (when
+    /// `rejection` is set) its callback. Returns only once durable. Concurrent calls share one
+    /// commit.
+    async fn accept(&self, message: NewMessage) -> Result<()>;
+
+    /// Leases up to `limit` due segments (queued, `not_before <= now`, lease free or expired).
+    async fn claim_submissions(&self, now: Millis, limit: usize, lease: Duration) -> Result<Vec<SubmitJob>>;
+
+    /// Records a submission's outcome, moves the message, enqueues its callback, and applies any
+    /// receipt that arrived before this response.
+    async fn record_submit(&self, result: SubmitResult) -> Result<()>;
+
+    /// Records a receipt and applies it to the segment with that (carrier, normalised id).
+    async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch>;
+
+    /// Fails (EXPIRED / 002) messages still not final whose validity plus grace has passed.
+    /// Returns how many moved.
+    async fn expire_overdue(&self, now: Millis, grace: Duration, limit: usize) -> Result<usize>;
+
+    /// Leases up to `limit` due callbacks, at most one per message and always its oldest
+    /// undelivered one, so callbacks of a message arrive in order.
+    async fn claim_callbacks(&self, now: Millis, limit: usize, lease: Duration) -> Result<Vec<CallbackJob>>;
+    async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()>;
+
+    async fn message(&self, id: &MessageId) -> Result<Option<MessageView>>;
+    async fn history(&self, id: &MessageId) -> Result<Vec<Event>>;
+
+    /// The earliest time a queue has work (to sleep until then), if any.
+    async fn next_due(&self) -> Result<Option<Millis>>;
+}
