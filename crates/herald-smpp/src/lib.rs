@@ -3,3 +3,5 @@
 //!
 //! # Layout
 //! (filled in as the modules land)
+
+pub mod ids;
