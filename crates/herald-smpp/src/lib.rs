@@ -4,4 +4,5 @@
 //! # Layout
 //! (filled in as the modules land)
 
+pub mod frame;
 pub mod ids;
