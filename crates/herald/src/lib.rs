@@ -4,6 +4,8 @@
 //! - [`domain`]: the delivery-status model (statuses, `stat`, `dlr-mask`, `err`) and the one
 //!   function that moves a message between statuses. Pure.
 //! - [`store`]: durable state and work queues; the only module with SQL.
+//! - [`carrier`]: binds to carriers kept up by supervisors; submits out, receipts in.
 
 pub mod domain;
 pub mod store;
+pub mod carrier;

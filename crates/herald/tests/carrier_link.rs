@@ -1,0 +1,119 @@
+//! The carrier supervisor against a real SMSC on loopback (Herald's own session engine in the SMSC
+//! role): rebinding after a lost link, and stopping on refused credentials.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use herald::carrier::{Backoff, BindMode, BindState, CarrierLink, LinkConfig, SubmitError};
+use herald_smpp::session::{Session, SessionConfig};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn link_config(port: u16) -> LinkConfig {
+    LinkConfig {
+        name: "test".into(),
+        host: "127.0.0.1".into(),
+        port,
+        system_id: "herald".into(),
+        password: "secret".into(),
+        system_type: "".into(),
+        mode: BindMode::Transceiver,
+        session: SessionConfig::default(),
+        backoff: Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+        },
+        connect_timeout: Duration::from_secs(2),
+    }
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn supervisor_rebinds_after_the_carrier_drops_the_link() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let binds = Arc::new(AtomicUsize::new(0));
+    let seen = binds.clone();
+    tokio::spawn(async move {
+        let mut kept = Vec::new();
+        loop {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (session, _) = Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Ok(()) })
+                .await
+                .unwrap();
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            if n == 0 {
+                // The first bind is cut at once, as a carrier restart would.
+                session.handle.close();
+            } else {
+                kept.push(session);
+            }
+        }
+    });
+    let (tx, _rx) = mpsc::channel(8);
+    let shutdown = CancellationToken::new();
+    let link = CarrierLink::start(link_config(port), tx, shutdown.clone());
+    eventually("second bind", || binds.load(Ordering::SeqCst) >= 2 && link.is_bound()).await;
+    let status = &link.status()[0];
+    assert_eq!(status.state, BindState::Bound);
+    assert_eq!(status.reconnects, 1);
+    shutdown.cancel();
+    eventually("shut down", || link.status()[0].state == BindState::ShutDown).await;
+}
+
+#[tokio::test]
+async fn supervisor_stops_for_good_when_credentials_are_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let seen = attempts.clone();
+    tokio::spawn(async move {
+        loop {
+            let (sock, _) = listener.accept().await.unwrap();
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Err(0x0E) }).await;
+        }
+    });
+    let (tx, _rx) = mpsc::channel(8);
+    let link = CarrierLink::start(link_config(port), tx, CancellationToken::new());
+    eventually("stopped", || link.status()[0].state == BindState::Stopped).await;
+    assert!(link.status()[0].last_error.as_deref().unwrap().contains("credentials"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "no retry after a credential error");
+    let err = link.submit(Default::default()).await.unwrap_err();
+    assert_eq!(err, SubmitError::NotBound("test".into()));
+    assert!(!err.outcome_unknown());
+}
+
+#[tokio::test]
+async fn supervisor_keeps_retrying_an_unreachable_carrier_with_backoff() {
+    // Reserve a port, then close it so connects are refused.
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let (tx, _rx) = mpsc::channel(8);
+    let shutdown = CancellationToken::new();
+    let link = CarrierLink::start(link_config(port), tx, shutdown.clone());
+    eventually("a failed attempt", || link.status()[0].last_error.is_some()).await;
+    assert!(!link.is_bound());
+    // Now the carrier comes up on that port: the supervisor finds it.
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let (session, _) = Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Ok(()) })
+            .await
+            .unwrap();
+        session.handle.closed().await;
+    });
+    eventually("bound once the carrier is up", || link.is_bound()).await;
+    shutdown.cancel();
+}
