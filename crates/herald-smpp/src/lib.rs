@@ -2,6 +2,8 @@
 //! simulated carrier, and customers binding to Herald).
 //!
 //! # Layout
-//! (filled in as the modules land)
+//! - [`ids`]: carrier message ids normalised so a receipt finds its submission (hex/decimal).
+//! - [`status`]: `command_status` classes (ok, temporary, permanent) with per-carrier overrides.
 
 pub mod ids;
+pub mod status;
