@@ -4,6 +4,9 @@
 //! # Layout
 //! - [`ids`]: carrier message ids normalised so a receipt finds its submission (hex/decimal).
 //! - [`status`]: `command_status` classes (ok, temporary, permanent) with per-carrier overrides.
+//! - [`receipt`]: delivery receipts: recognised by `esm_class`, read from TLVs and the Appendix B
+//!   text (tolerant parser), plus a hand walk for receipts the codec refuses.
 
 pub mod ids;
+pub mod receipt;
 pub mod status;
