@@ -6,7 +6,9 @@
 //! - [`status`]: `command_status` classes (ok, temporary, permanent) with per-carrier overrides.
 //! - [`receipt`]: delivery receipts: recognised by `esm_class`, read from TLVs and the Appendix B
 //!   text (tolerant parser), plus a hand walk for receipts the codec refuses.
+//! - [`validity`]: the SMPP time format (`validity_period`), relative and absolute, without a date crate.
 
 pub mod ids;
 pub mod receipt;
 pub mod status;
+pub mod validity;
