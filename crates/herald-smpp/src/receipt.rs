@@ -377,7 +377,7 @@ fn build(
 /// Receipt text is nearly always ASCII, but carriers send what they like: UTF-16 when they mark
 /// UCS-2 and the bytes look like it, UTF-8 when valid, Latin-1 otherwise (never fails).
 fn decode_text(bytes: &[u8], data_coding: u8) -> String {
-    if data_coding == DATA_CODING_UCS2 && bytes.len() % 2 == 0 && bytes.contains(&0) {
+    if data_coding == DATA_CODING_UCS2 && bytes.len().is_multiple_of(2) && bytes.contains(&0) {
         let units = bytes
             .chunks_exact(2)
             .map(|p| u16::from_be_bytes([p[0], p[1]]));
