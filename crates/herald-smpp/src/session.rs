@@ -25,7 +25,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use rusmpp::types::COctetString;
-use rusmpp::values::{InterfaceVersion, Npi, Ton};
+use rusmpp::values::InterfaceVersion;
 use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -34,6 +34,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use crate::frame::{self, BadPdu, Frame, FrameCodec};
+pub use crate::pdu::BindKind;
 
 /// Tunables of one bind. Carriers agree these per connection; the defaults suit most.
 #[derive(Debug, Clone)]
@@ -75,25 +76,6 @@ impl Default for SessionConfig {
             throttle_pause_max: Duration::from_secs(10),
             incoming_capacity: 1024,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BindKind {
-    Transmitter,
-    Receiver,
-    Transceiver,
-}
-
-impl BindKind {
-    /// Whether this bind may send messages (submit side).
-    pub fn can_submit(self) -> bool {
-        matches!(self, BindKind::Transmitter | BindKind::Transceiver)
-    }
-
-    /// Whether this bind receives messages and receipts.
-    pub fn can_receive(self) -> bool {
-        matches!(self, BindKind::Receiver | BindKind::Transceiver)
     }
 }
 
@@ -874,37 +856,9 @@ fn bind_pdu(
     password: &str,
     system_type: &str,
 ) -> Result<Pdu, BindError> {
-    use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter};
-    let sid: COctetString<1, 16> = system_id
-        .parse()
-        .map_err(|_| BindError::BadField("system_id"))?;
-    let pw: COctetString<1, 9> = password
-        .parse()
-        .map_err(|_| BindError::BadField("password"))?;
-    let st: COctetString<1, 13> = system_type
-        .parse()
-        .map_err(|_| BindError::BadField("system_type"))?;
-    let range = COctetString::<1, 41>::empty();
-    // interface_version must be 3.4 explicitly: rusmpp's builder defaults to 5.0.
-    macro_rules! build {
-        ($t:ident) => {
-            Pdu::from(
-                $t::builder()
-                    .system_id(sid)
-                    .password(pw)
-                    .system_type(st)
-                    .interface_version(InterfaceVersion::Smpp3_4)
-                    .addr_ton(Ton::Unknown)
-                    .addr_npi(Npi::Unknown)
-                    .address_range(range)
-                    .build(),
-            )
-        };
-    }
-    Ok(match kind {
-        BindKind::Transmitter => build!(BindTransmitter),
-        BindKind::Receiver => build!(BindReceiver),
-        BindKind::Transceiver => build!(BindTransceiver),
+    crate::pdu::bind(kind, system_id, password, system_type).map_err(|e| match e {
+        crate::pdu::PduError::InvalidField { field, .. } => BindError::BadField(field),
+        crate::pdu::PduError::MessageTooLong { .. } => BindError::BadField("bind"),
     })
 }
 

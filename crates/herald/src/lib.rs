@@ -6,6 +6,6 @@
 //! - [`store`]: durable state and work queues; the only module with SQL.
 //! - [`carrier`]: binds to carriers kept up by supervisors; submits out, receipts in.
 
+pub mod carrier;
 pub mod domain;
 pub mod store;
-pub mod carrier;

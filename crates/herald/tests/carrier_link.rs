@@ -49,9 +49,10 @@ async fn supervisor_rebinds_after_the_carrier_drops_the_link() {
         let mut kept = Vec::new();
         loop {
             let (sock, _) = listener.accept().await.unwrap();
-            let (session, _) = Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Ok(()) })
-                .await
-                .unwrap();
+            let (session, _) =
+                Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Ok(()) })
+                    .await
+                    .unwrap();
             let n = seen.fetch_add(1, Ordering::SeqCst);
             if n == 0 {
                 // The first bind is cut at once, as a carrier restart would.
@@ -64,12 +65,18 @@ async fn supervisor_rebinds_after_the_carrier_drops_the_link() {
     let (tx, _rx) = mpsc::channel(8);
     let shutdown = CancellationToken::new();
     let link = CarrierLink::start(link_config(port), tx, shutdown.clone());
-    eventually("second bind", || binds.load(Ordering::SeqCst) >= 2 && link.is_bound()).await;
+    eventually("second bind", || {
+        binds.load(Ordering::SeqCst) >= 2 && link.is_bound()
+    })
+    .await;
     let status = &link.status()[0];
     assert_eq!(status.state, BindState::Bound);
     assert_eq!(status.reconnects, 1);
     shutdown.cancel();
-    eventually("shut down", || link.status()[0].state == BindState::ShutDown).await;
+    eventually("shut down", || {
+        link.status()[0].state == BindState::ShutDown
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -82,15 +89,28 @@ async fn supervisor_stops_for_good_when_credentials_are_refused() {
         loop {
             let (sock, _) = listener.accept().await.unwrap();
             seen.fetch_add(1, Ordering::SeqCst);
-            let _ = Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Err(0x0E) }).await;
+            let _ = Session::accept(sock, "smsc", SessionConfig::default(), |_| async {
+                Err(0x0E)
+            })
+            .await;
         }
     });
     let (tx, _rx) = mpsc::channel(8);
     let link = CarrierLink::start(link_config(port), tx, CancellationToken::new());
     eventually("stopped", || link.status()[0].state == BindState::Stopped).await;
-    assert!(link.status()[0].last_error.as_deref().unwrap().contains("credentials"));
+    assert!(
+        link.status()[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("credentials")
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(attempts.load(Ordering::SeqCst), 1, "no retry after a credential error");
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        1,
+        "no retry after a credential error"
+    );
     let err = link.submit(Default::default()).await.unwrap_err();
     assert_eq!(err, SubmitError::NotBound("test".into()));
     assert!(!err.outcome_unknown());
@@ -99,7 +119,12 @@ async fn supervisor_stops_for_good_when_credentials_are_refused() {
 #[tokio::test]
 async fn supervisor_keeps_retrying_an_unreachable_carrier_with_backoff() {
     // Reserve a port, then close it so connects are refused.
-    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (tx, _rx) = mpsc::channel(8);
     let shutdown = CancellationToken::new();
     let link = CarrierLink::start(link_config(port), tx, shutdown.clone());
@@ -109,9 +134,10 @@ async fn supervisor_keeps_retrying_an_unreachable_carrier_with_backoff() {
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     tokio::spawn(async move {
         let (sock, _) = listener.accept().await.unwrap();
-        let (session, _) = Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Ok(()) })
-            .await
-            .unwrap();
+        let (session, _) =
+            Session::accept(sock, "smsc", SessionConfig::default(), |_| async { Ok(()) })
+                .await
+                .unwrap();
         session.handle.closed().await;
     });
     eventually("bound once the carrier is up", || link.is_bound()).await;
