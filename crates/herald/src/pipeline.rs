@@ -1,0 +1,412 @@
+//! The workers between the store and the carriers: submitting queued segments, taking receipts
+//! in, and failing messages whose validity ran out without a final receipt.
+//!
+//! Each worker claims work from the store, does its network I/O with no transaction open, and
+//! records the outcome; a crash anywhere leaves leased work that comes back on its own.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use herald_smpp::pdu::{self, PduError, Submit};
+use herald_smpp::receipt::{self, Receipt, ReceiptState};
+use herald_smpp::session::Request;
+use herald_smpp::status::{StatusClass, StatusPolicy};
+use rusmpp::pdus::{DataSmResp, DeliverSmResp};
+use rusmpp::types::COctetString;
+use rusmpp::{CommandStatus, Pdu};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::carrier::{Backoff, CarrierDelivery, CarrierLink, SubmitError};
+use crate::domain::ReceiptOutcome;
+use crate::store::{Millis, ReceiptRecord, SharedStore, SubmitJob, SubmitOutcome, SubmitResult};
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Temporary errors tolerated per segment before it is Rejected with err 999.
+    pub submit_retry_limit: u32,
+    /// Delay before resubmitting after a temporary error.
+    pub submit_retry: Backoff,
+    /// Extra time after a message's validity before Herald fails it itself (a receipt for the
+    /// last moment of validity needs time to travel).
+    pub expiry_grace: Duration,
+    /// How long a claimed job stays leased; longer than any submit can take.
+    pub lease: Duration,
+    /// Idle poll, a safety net behind the wake-ups.
+    pub poll: Duration,
+    /// `registered_delivery` of every submit: final receipt on success or failure.
+    pub registered_delivery: u8,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            submit_retry_limit: 5,
+            submit_retry: Backoff {
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(300),
+            },
+            expiry_grace: Duration::from_secs(600),
+            lease: Duration::from_secs(120),
+            poll: Duration::from_millis(500),
+            registered_delivery: 0x01,
+        }
+    }
+}
+
+/// Wakes the workers that have new work: submitters after an accept, callbacks after a change.
+#[derive(Debug, Default)]
+pub struct Wakers {
+    pub submit: Notify,
+    pub callbacks: Notify,
+}
+
+/// Submits one carrier's queued segments, keeping about two windows of them claimed.
+pub struct Submitter {
+    pub store: SharedStore,
+    pub link: CarrierLink,
+    pub policy: StatusPolicy,
+    pub cfg: PipelineConfig,
+    pub wakers: Arc<Wakers>,
+}
+
+impl Submitter {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let capacity = this.link.window().max(1) * 2;
+        let slots = Arc::new(Semaphore::new(capacity));
+        loop {
+            tokio::select! {
+                _ = this.link.wait_bound() => {}
+                _ = shutdown.cancelled() => break,
+            }
+            // Claim only what can go out soon: a claimed job waiting here would hold its lease.
+            let first = tokio::select! {
+                p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
+                _ = shutdown.cancelled() => break,
+            };
+            let free = slots.available_permits() + 1;
+            let jobs = match this
+                .store
+                .claim_submissions(this.link.name(), now_millis(), free, this.cfg.lease)
+                .await
+            {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::error!(carrier = this.link.name(), error = %e, "claiming submissions failed");
+                    drop(first);
+                    sleep_or(this.cfg.poll, &shutdown).await;
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                drop(first);
+                tokio::select! {
+                    _ = this.wakers.submit.notified() => {}
+                    _ = tokio::time::sleep(this.cfg.poll) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let mut permits = vec![first];
+            for _ in 1..jobs.len() {
+                permits.push(slots.clone().acquire_owned().await.expect("semaphore never closed"));
+            }
+            for (job, permit) in jobs.into_iter().zip(permits) {
+                let this = this.clone();
+                tokio::spawn(async move {
+                    let result = this.submit_one(job).await;
+                    this.record(result).await;
+                    drop(permit);
+                });
+            }
+        }
+        // Let submits in flight finish and be recorded (bounded by the response timeout).
+        let _ = tokio::time::timeout(
+            Duration::from_secs(15),
+            slots.acquire_many(capacity as u32),
+        )
+        .await;
+    }
+
+    async fn record(&self, result: SubmitResult) {
+        // The outcome must not be lost: a store error here is retried briefly; after that the
+        // lease expiry resubmits (the carrier may then see the segment twice, which beats
+        // never telling the customer).
+        for attempt in 0..5u32 {
+            match self.store.record_submit(result.clone()).await {
+                Ok(()) => {
+                    self.wakers.callbacks.notify_one();
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, attempt, "recording a submit outcome failed");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+            }
+        }
+    }
+
+    async fn submit_one(&self, job: SubmitJob) -> SubmitResult {
+        let now = now_millis();
+        let outcome = self.outcome_of(&job, now).await;
+        SubmitResult {
+            message_id: job.message_id,
+            segment: job.segment,
+            carrier: job.carrier,
+            outcome,
+            at: now_millis(),
+        }
+    }
+
+    async fn outcome_of(&self, job: &SubmitJob, now: Millis) -> SubmitOutcome {
+        let remaining = Duration::from_millis((job.valid_until - now).max(60_000) as u64);
+        let validity = herald_smpp::validity::relative(remaining);
+        let submit = Submit {
+            source: &job.sender,
+            destination: &job.destination,
+            data_coding: job.data_coding,
+            esm_class: job.esm_class,
+            short_message: &job.payload,
+            registered_delivery: self.cfg.registered_delivery,
+            validity_period: Some(&validity),
+        };
+        let pdu = match pdu::submit_sm(&submit) {
+            Ok(pdu) => pdu,
+            // What SMPP cannot carry is refused as the carrier would refuse it.
+            Err(e) => {
+                tracing::info!(message = %job.message_id, error = %e, "segment cannot be encoded");
+                return SubmitOutcome::Rejected {
+                    command_status: unsendable_status(&e),
+                };
+            }
+        };
+        match self.link.submit(pdu).await {
+            Ok(resp) => {
+                let status = u32::from(resp.status());
+                match self.policy.classify(status) {
+                    StatusClass::Ok => match resp.pdu() {
+                        Some(Pdu::SubmitSmResp(r)) if !r.message_id().as_str().is_empty() => {
+                            SubmitOutcome::Accepted {
+                                carrier_message_id: r.message_id().as_str().to_owned(),
+                            }
+                        }
+                        // An OK without an id cannot be matched to a receipt: we cannot know.
+                        _ => SubmitOutcome::Unknown {
+                            reason: format!("carrier answered {:?} OK without a message id", resp.id()),
+                        },
+                    },
+                    StatusClass::Temporary { .. } => {
+                        let attempt = job.attempts + 1;
+                        let retry_at = (attempt < self.cfg.submit_retry_limit).then(|| {
+                            now_millis() + self.cfg.submit_retry.delay(attempt).as_millis() as Millis
+                        });
+                        SubmitOutcome::Temporary {
+                            command_status: status,
+                            retry_at,
+                        }
+                    }
+                    StatusClass::Permanent => SubmitOutcome::Rejected {
+                        command_status: status,
+                    },
+                }
+            }
+            Err(SubmitError::NotBound(_)) => SubmitOutcome::NotSent {
+                retry_at: now_millis() + 1_000,
+            },
+            Err(SubmitError::Request(e)) if !e.outcome_unknown() => SubmitOutcome::NotSent {
+                retry_at: now_millis() + 1_000,
+            },
+            Err(SubmitError::Request(e)) => SubmitOutcome::Unknown {
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+fn unsendable_status(e: &PduError) -> u32 {
+    match e {
+        PduError::InvalidField {
+            field: "source_addr",
+            ..
+        } => 0x0A,
+        PduError::InvalidField {
+            field: "destination_addr",
+            ..
+        } => 0x0B,
+        _ => 0x45,
+    }
+}
+
+async fn sleep_or(d: Duration, shutdown: &CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = shutdown.cancelled() => {}
+    }
+}
+
+/// Takes in everything carriers send: receipts are recorded, then acknowledged.
+pub async fn ingest_deliveries(
+    store: SharedStore,
+    wakers: Arc<Wakers>,
+    mut deliveries: mpsc::Receiver<CarrierDelivery>,
+) {
+    while let Some(delivery) = deliveries.recv().await {
+        let store = store.clone();
+        let wakers = wakers.clone();
+        // Concurrency is bounded by the carriers' windows; concurrent records share commits.
+        tokio::spawn(async move { handle_delivery(&store, &wakers, delivery).await });
+    }
+}
+
+async fn handle_delivery(store: &SharedStore, wakers: &Wakers, delivery: CarrierDelivery) {
+    let CarrierDelivery { carrier, incoming } = delivery;
+    let (command_id, receipt) = match &incoming.request {
+        Request::Pdu(cmd) => (
+            u32::from(cmd.id()),
+            match cmd.pdu() {
+                Some(Pdu::DeliverSm(p)) => receipt::from_deliver_sm(p),
+                Some(Pdu::DataSm(p)) => receipt::from_data_sm(p),
+                _ => None,
+            },
+        ),
+        Request::Undecodable(bad) => (
+            bad.command_id,
+            match bad.command_id {
+                0x05 => receipt::scan_raw_deliver_sm(&bad.body),
+                0x103 => receipt::scan_raw_data_sm(&bad.body),
+                _ => None,
+            },
+        ),
+    };
+    let responder = incoming.responder;
+    let ok = |responder: herald_smpp::session::Responder| match command_id {
+        0x05 => responder.ok(Pdu::DeliverSmResp(DeliverSmResp::new(
+            COctetString::empty(),
+            Vec::new(),
+        ))),
+        0x103 => responder.ok(Pdu::DataSmResp(DataSmResp::new(
+            COctetString::empty(),
+            Vec::new(),
+        ))),
+        _ => responder.error(u32::from(CommandStatus::EsmeRinvcmdid)),
+    };
+    let Some(receipt) = receipt else {
+        // Mobile-originated messages are not handled yet: acknowledge so the carrier does not
+        // redeliver forever.
+        tracing::info!(%carrier, command_id, "non-receipt delivery acknowledged and dropped");
+        return ok(responder);
+    };
+    let record = receipt_record(&carrier, receipt);
+    match store.record_receipt(record).await {
+        Ok(m) => {
+            tracing::debug!(%carrier, ?m, "receipt recorded");
+            wakers.callbacks.notify_one();
+            ok(responder)
+        }
+        // Not acknowledged: the carrier keeps it and sends it again.
+        Err(e) => {
+            tracing::error!(%carrier, error = %e, "recording a receipt failed; answering RSYSERR");
+            responder.error(u32::from(CommandStatus::EsmeRsyserr))
+        }
+    }
+}
+
+/// The store's form of a receipt: the evidence as received, plus what it means.
+pub fn receipt_record(carrier: &str, r: Receipt) -> ReceiptRecord {
+    ReceiptRecord {
+        carrier: carrier.to_owned(),
+        carrier_message_id: r.message_id.unwrap_or_default(),
+        outcome: outcome_of(r.state, r.intermediate),
+        stat_word: r.stat_word,
+        carrier_err: r.err,
+        raw_text: r.raw_text,
+        tlvs: r
+            .tlvs
+            .iter()
+            .map(|(tag, v)| (*tag, v.iter().map(|b| format!("{b:02x}")).collect()))
+            .collect(),
+        received_at: now_millis(),
+    }
+}
+
+/// What a receipt's state means for the customer (status-model §3).
+pub fn outcome_of(state: ReceiptState, intermediate: bool) -> ReceiptOutcome {
+    if intermediate {
+        return ReceiptOutcome::Intermediate;
+    }
+    match state {
+        ReceiptState::Scheduled | ReceiptState::Enroute | ReceiptState::Accepted => {
+            ReceiptOutcome::Intermediate
+        }
+        ReceiptState::Delivered => ReceiptOutcome::Delivered,
+        ReceiptState::Expired => ReceiptOutcome::Expired,
+        ReceiptState::Deleted => ReceiptOutcome::Deleted,
+        ReceiptState::Undeliverable | ReceiptState::Skipped => ReceiptOutcome::Undeliverable,
+        ReceiptState::Rejected => ReceiptOutcome::Rejected,
+        ReceiptState::Unknown => ReceiptOutcome::Unknown,
+        ReceiptState::Unrecognised => ReceiptOutcome::Unrecognised,
+    }
+}
+
+/// Fails messages that outlived their validity without a final receipt.
+pub async fn sweep_expired(
+    store: SharedStore,
+    wakers: Arc<Wakers>,
+    grace: Duration,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        match store.expire_overdue(now_millis(), grace, 1_000).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(expired = n, "messages failed by own expiry");
+                wakers.callbacks.notify_one();
+                continue;
+            }
+            Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_states_map_to_customer_outcomes() {
+        assert_eq!(outcome_of(ReceiptState::Delivered, false), ReceiptOutcome::Delivered);
+        assert_eq!(outcome_of(ReceiptState::Delivered, true), ReceiptOutcome::Intermediate);
+        assert_eq!(outcome_of(ReceiptState::Enroute, false), ReceiptOutcome::Intermediate);
+        assert_eq!(outcome_of(ReceiptState::Expired, false), ReceiptOutcome::Expired);
+        assert_eq!(outcome_of(ReceiptState::Unrecognised, false), ReceiptOutcome::Unrecognised);
+    }
+
+    #[test]
+    fn fields_smpp_cannot_carry_map_to_sender_and_destination_errors() {
+        let e = PduError::InvalidField {
+            field: "source_addr",
+            reason: "too long".into(),
+        };
+        assert_eq!(unsendable_status(&e), 0x0A);
+        let e = PduError::InvalidField {
+            field: "destination_addr",
+            reason: "too long".into(),
+        };
+        assert_eq!(unsendable_status(&e), 0x0B);
+        assert_eq!(unsendable_status(&PduError::MessageTooLong { len: 70_000 }), 0x45);
+    }
+}
