@@ -26,14 +26,12 @@ impl IdKeys {
         let trimmed = id.trim_matches(|c: char| c.is_whitespace() || c == '\0');
         let lower = trimmed.to_ascii_lowercase();
         let exact = strip_leading_zeros(&lower).to_owned();
-        let as_decimal =
-            (!exact.is_empty() && exact.bytes().all(|b| b.is_ascii_digit())).then(|| exact.clone());
-        let as_hex = (!exact.is_empty()
-            && exact.len() <= 32
-            && exact.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| u128::from_str_radix(&exact, 16).ok())
-        .flatten()
-        .map(|v| v.to_string());
+        let as_decimal = (!exact.is_empty() && exact.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| exact.clone());
+        let as_hex = (!exact.is_empty() && exact.len() <= 32 && exact.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u128::from_str_radix(&exact, 16).ok())
+            .flatten()
+            .map(|v| v.to_string());
         Self {
             exact,
             as_decimal,

@@ -347,25 +347,13 @@ mod tests {
     #[test]
     fn receipts_map_per_status_model_table() {
         let d = Report::from_receipt(ReceiptOutcome::Delivered);
-        assert_eq!(
-            (d.status, d.stat, d.dlr_mask, d.err.to_string()),
-            (Status::Delivered, Stat::Delivrd, 1, "000".into())
-        );
+        assert_eq!((d.status, d.stat, d.dlr_mask, d.err.to_string()), (Status::Delivered, Stat::Delivrd, 1, "000".into()));
         let e = Report::from_receipt(ReceiptOutcome::Expired);
-        assert_eq!(
-            (e.stat, e.dlr_mask, e.err.to_string()),
-            (Stat::Expired, 2, "002".into())
-        );
+        assert_eq!((e.stat, e.dlr_mask, e.err.to_string()), (Stat::Expired, 2, "002".into()));
         let u = Report::from_receipt(ReceiptOutcome::Unrecognised);
-        assert_eq!(
-            (u.status, u.stat, u.err),
-            (Status::Failed, Stat::Unknown, ErrCode::FAILED_TO_DELIVER)
-        );
+        assert_eq!((u.status, u.stat, u.err), (Status::Failed, Stat::Unknown, ErrCode::FAILED_TO_DELIVER));
         let i = Report::from_receipt(ReceiptOutcome::Intermediate);
-        assert_eq!(
-            (i.status, i.stat, i.dlr_mask),
-            (Status::Sent, Stat::Acceptd, 4)
-        );
+        assert_eq!((i.status, i.stat, i.dlr_mask), (Status::Sent, Stat::Acceptd, 4));
     }
 
     #[test]
@@ -398,18 +386,9 @@ mod tests {
     fn multipart_fails_as_soon_as_one_part_fails() {
         let d = Some(Report::from_receipt(ReceiptOutcome::Delivered));
         let f = Some(Report::from_receipt(ReceiptOutcome::Undeliverable));
-        assert_eq!(
-            fold_segments(&[d, f, None]).map(|r| r.status),
-            Some(Status::Failed)
-        );
-        assert_eq!(
-            fold_segments(&[d, d]).map(|r| r.status),
-            Some(Status::Delivered)
-        );
-        assert_eq!(
-            fold_segments(&[d, None]).map(|r| r.status),
-            Some(Status::Sent)
-        );
+        assert_eq!(fold_segments(&[d, f, None]).map(|r| r.status), Some(Status::Failed));
+        assert_eq!(fold_segments(&[d, d]).map(|r| r.status), Some(Status::Delivered));
+        assert_eq!(fold_segments(&[d, None]).map(|r| r.status), Some(Status::Sent));
         assert_eq!(fold_segments(&[None, None]), None);
     }
 

@@ -121,10 +121,7 @@ pub enum SubmitOutcome {
     /// Permanent error status: the message is Rejected (NACK).
     Rejected { command_status: u32 },
     /// Temporary error status: retry at `retry_at`, or give up when `retry_at` is None.
-    Temporary {
-        command_status: u32,
-        retry_at: Option<Millis>,
-    },
+    Temporary { command_status: u32, retry_at: Option<Millis> },
     /// No response (timeout or link lost with the request in flight): we do not know whether the
     /// carrier has it. Not resent blindly; the own expiry decides if no receipt ever comes.
     Unknown { reason: String },
@@ -162,10 +159,7 @@ pub struct ReceiptRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptMatch {
     /// Matched a segment; `changed` says whether the message's status moved.
-    Matched {
-        message_id: MessageId,
-        changed: bool,
-    },
+    Matched { message_id: MessageId, changed: bool },
     /// No submit with that id yet: kept, and applied when the `submit_sm_resp` arrives.
     Pending,
 }
@@ -241,12 +235,7 @@ pub trait Store: Send + Sync + 'static {
     async fn accept(&self, message: NewMessage) -> Result<()>;
 
     /// Leases up to `limit` due segments (queued, `not_before <= now`, lease free or expired).
-    async fn claim_submissions(
-        &self,
-        now: Millis,
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<SubmitJob>>;
+    async fn claim_submissions(&self, now: Millis, limit: usize, lease: Duration) -> Result<Vec<SubmitJob>>;
 
     /// Records a submission's outcome, moves the message, enqueues its callback, and applies any
     /// receipt that arrived before this response.
@@ -261,12 +250,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leases up to `limit` due callbacks, at most one per message and always its oldest
     /// undelivered one, so callbacks of a message arrive in order.
-    async fn claim_callbacks(
-        &self,
-        now: Millis,
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<CallbackJob>>;
+    async fn claim_callbacks(&self, now: Millis, limit: usize, lease: Duration) -> Result<Vec<CallbackJob>>;
     async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()>;
 
     async fn message(&self, id: &MessageId) -> Result<Option<MessageView>>;
