@@ -32,6 +32,10 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the store is shutting down")]
     Closed,
+    /// The operation succeeded on its own, but the transaction it shared with other writes
+    /// could not be committed: nothing of it is stored.
+    #[error("shared commit failed: {0}")]
+    Commit(Arc<sqlx::Error>),
     #[error("not found")]
     NotFound,
 }

@@ -1,0 +1,163 @@
+//! SQLite backend of the [`super::Store`] trait.
+//!
+//! Writes go through one writer task that owns the only write connection and commits whatever is
+//! waiting in one transaction (see [`writer`]): with `synchronous=FULL` every commit is an fsync,
+//! and sharing it is what makes durable acceptance fast. Claims are writes too, so two workers
+//! never lease the same job. Reads use a small read-only pool; in WAL mode they never wait for the
+//! writer.
+//!
+//! # Layout
+//! - `writer`: the group-commit task.
+//! - `messages`: acceptance and expiry. `submissions`, `receipts`, `callbacks`: the three flows.
+//! - `state`: the only code that writes a message's status (events, folding, callback outbox).
+//! - `accounts`, `reads`: lookups. `codec`: columns ↔ domain values. `schema`: migrations.
+
+mod accounts;
+mod callbacks;
+mod codec;
+mod messages;
+mod reads;
+mod receipts;
+mod schema;
+mod state;
+mod submissions;
+mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::ConnectOptions;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use writer::CommitStats;
+
+use super::{
+    Account, AccountRecord, CallbackAttempt, CallbackJob, Event, MessageView, Millis, NewMessage,
+    ReceiptMatch, ReceiptRecord, Result, Store, SubmitJob, SubmitResult,
+};
+use crate::domain::MessageId;
+use writer::Writer;
+
+/// How long a statement waits for a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read connections: reads are short, and SQLite readers do not block each other.
+const READ_CONNECTIONS: u32 = 4;
+
+pub struct SqliteStore {
+    writer: Writer,
+    reads: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at `url`, e.g. `sqlite://herald.db`, and
+    /// brings its schema up to date.
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        // FULL: a commit is on disk before `accept` returns; "accepted" means durable.
+        let mut write = options
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .connect()
+            .await?;
+        schema::migrator().run(&mut write).await?;
+        // Opened after the writer has put the file in WAL mode (a persistent setting).
+        let reads = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore {
+            writer: Writer::start(write),
+            reads,
+        })
+    }
+
+    /// What the writer has committed so far: shows group commit at work.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.writer.stats()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn upsert_account(&self, account: AccountRecord) -> Result<Account> {
+        self.writer
+            .run(move |conn| Box::pin(accounts::upsert(conn, account)))
+            .await
+    }
+
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>> {
+        accounts::by_username(&self.reads, username).await
+    }
+
+    async fn accept(&self, message: NewMessage) -> Result<()> {
+        self.writer
+            .run(move |conn| Box::pin(async move { messages::accept(conn, &message).await }))
+            .await
+    }
+
+    async fn claim_submissions(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<SubmitJob>> {
+        self.writer
+            .run(move |conn| Box::pin(submissions::claim(conn, now, limit, lease)))
+            .await
+    }
+
+    async fn record_submit(&self, result: SubmitResult) -> Result<()> {
+        self.writer
+            .run(move |conn| Box::pin(async move { submissions::record(conn, &result).await }))
+            .await
+    }
+
+    async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch> {
+        self.writer
+            .run(move |conn| Box::pin(async move { receipts::record(conn, &receipt).await }))
+            .await
+    }
+
+    async fn expire_overdue(&self, now: Millis, grace: Duration, limit: usize) -> Result<usize> {
+        self.writer
+            .run(move |conn| Box::pin(messages::expire_overdue(conn, now, grace, limit)))
+            .await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<CallbackJob>> {
+        self.writer
+            .run(move |conn| Box::pin(callbacks::claim(conn, now, limit, lease)))
+            .await
+    }
+
+    async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()> {
+        self.writer
+            .run(move |conn| {
+                Box::pin(async move { callbacks::record_attempt(conn, &attempt).await })
+            })
+            .await
+    }
+
+    async fn message(&self, id: &MessageId) -> Result<Option<MessageView>> {
+        reads::message(&self.reads, id).await
+    }
+
+    async fn history(&self, id: &MessageId) -> Result<Vec<Event>> {
+        reads::history(&self.reads, id).await
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        reads::next_due(&self.reads).await
+    }
+}

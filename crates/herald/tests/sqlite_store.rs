@@ -1,0 +1,776 @@
+//! The SQLite store against the `Store` contract, each test on its own database file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald::domain::{ErrCode, MessageId, ReceiptOutcome, Report, Stat, Status};
+use herald::store::sqlite::SqliteStore;
+use herald::store::{
+    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, Millis, NewMessage, NewSegment,
+    ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome, SubmitResult,
+};
+use tempfile::TempDir;
+
+const T0: Millis = 1_700_000_000_000;
+const LEASE: Duration = Duration::from_secs(30);
+const CARRIER: &str = "acme";
+const DLR_URL: &str = "https://customer.example/dlr";
+
+struct Fixture {
+    dir: TempDir,
+    store: SqliteStore,
+    account_id: i64,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&url(&dir)).await.expect("open store");
+        let account = store
+            .upsert_account(AccountRecord {
+                username: "shop".into(),
+                password_hash: "$argon2id$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+                balance: "100.00".into(),
+                senders: vec!["Shop".into()],
+                dlr_url: Some(DLR_URL.into()),
+            })
+            .await
+            .expect("account");
+        Self {
+            dir,
+            store,
+            account_id: account.id,
+        }
+    }
+
+    fn message(&self, segments: u32) -> NewMessage {
+        NewMessage {
+            id: MessageId::generate(),
+            account_id: self.account_id,
+            destination: "4915112345678".into(),
+            sender: "Shop".into(),
+            text: Some("hello".into()),
+            dlr_url: Some(DLR_URL.into()),
+            carrier: Some(CARRIER.into()),
+            price: Some("0.05".into()),
+            validity: Duration::from_secs(6 * 3600),
+            not_before: T0,
+            segments: (0..segments)
+                .map(|seq| NewSegment {
+                    seq,
+                    data_coding: 0,
+                    esm_class: if segments > 1 { 0x40 } else { 0 },
+                    payload: vec![b'a'; 10],
+                })
+                .collect(),
+            rejection: None,
+            accepted_at: T0,
+        }
+    }
+
+    /// Accepts a one-part message and claims it.
+    async fn accepted_and_claimed(&self) -> (MessageId, SubmitJob) {
+        let message = self.message(1);
+        let id = message.id.clone();
+        self.store.accept(message).await.unwrap();
+        let mut jobs = self.store.claim_submissions(T0, 10, LEASE).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        (id, jobs.remove(0))
+    }
+
+    async fn submit(&self, id: &MessageId, segment: u32, outcome: SubmitOutcome, at: Millis) {
+        self.store
+            .record_submit(SubmitResult {
+                message_id: id.clone(),
+                segment,
+                carrier: CARRIER.into(),
+                outcome,
+                at,
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn ack(&self, id: &MessageId, segment: u32, carrier_message_id: &str) {
+        let outcome = SubmitOutcome::Accepted {
+            carrier_message_id: carrier_message_id.into(),
+        };
+        self.submit(id, segment, outcome, T0 + 1_000).await;
+    }
+
+    async fn receipt(
+        &self,
+        carrier: &str,
+        carrier_message_id: &str,
+        outcome: ReceiptOutcome,
+        at: Millis,
+    ) -> ReceiptMatch {
+        self.store
+            .record_receipt(ReceiptRecord {
+                carrier: carrier.into(),
+                carrier_message_id: carrier_message_id.into(),
+                outcome,
+                stat_word: Some("DELIVRD".into()),
+                carrier_err: Some("000".into()),
+                raw_text: format!("id:{carrier_message_id} sub:001 dlvrd:001 stat:DELIVRD err:000"),
+                tlvs: vec![(0x001e, "61626300".into())],
+                received_at: at,
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn status(&self, id: &MessageId) -> Status {
+        self.store
+            .message(id)
+            .await
+            .unwrap()
+            .expect("message")
+            .status
+    }
+
+    async fn kinds(&self, id: &MessageId) -> Vec<String> {
+        self.store
+            .history(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    /// Delivers every claimable callback successfully and returns them in delivery order.
+    async fn deliver_callbacks(&self, now: Millis) -> Vec<CallbackJob> {
+        let mut delivered = Vec::new();
+        loop {
+            let jobs = self.store.claim_callbacks(now, 100, LEASE).await.unwrap();
+            if jobs.is_empty() {
+                return delivered;
+            }
+            for job in jobs {
+                self.callback_attempt(&job, now, CallbackNext::Done).await;
+                delivered.push(job);
+            }
+        }
+    }
+
+    async fn callback_attempt(&self, job: &CallbackJob, at: Millis, next: CallbackNext) {
+        self.store
+            .record_callback_attempt(CallbackAttempt {
+                job_id: job.id,
+                at,
+                url: format!("{}?sms_unique_id={}", job.url, job.message_id),
+                http_status: Some(if next == CallbackNext::Done { 200 } else { 503 }),
+                error: None,
+                duration_ms: 12,
+                next,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+fn url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("herald.db").display())
+}
+
+fn statuses(jobs: &[CallbackJob]) -> Vec<Status> {
+    jobs.iter().map(|j| j.report.status).collect()
+}
+
+#[tokio::test]
+async fn accepted_message_goes_through_claim_ack_and_receipt_with_callbacks_in_order() {
+    let f = Fixture::new().await;
+    let (id, job) = f.accepted_and_claimed().await;
+    assert_eq!(
+        (job.carrier.as_str(), job.segment, job.segment_count),
+        (CARRIER, 0, 1)
+    );
+    assert_eq!(job.valid_until, T0 + 6 * 3600 * 1000);
+    assert_eq!(f.status(&id).await, Status::Queued);
+
+    f.ack(&id, 0, "1A2B3C").await;
+    assert_eq!(f.status(&id).await, Status::Sent);
+    let matched = f
+        .receipt(CARRIER, "1A2B3C", ReceiptOutcome::Delivered, T0 + 5_000)
+        .await;
+    assert_eq!(
+        matched,
+        ReceiptMatch::Matched {
+            message_id: id.clone(),
+            changed: true
+        }
+    );
+
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.status, Status::Delivered);
+    assert_eq!(
+        view.report,
+        Some(Report::from_receipt(ReceiptOutcome::Delivered))
+    );
+    let callbacks = f.deliver_callbacks(T0 + 6_000).await;
+    assert_eq!(statuses(&callbacks), [Status::Sent, Status::Delivered]);
+    assert_eq!(callbacks[0].url, DLR_URL);
+    assert_eq!(
+        f.kinds(&id).await,
+        [
+            "accepted", "submit", "status", "receipt", "status", "callback", "callback"
+        ]
+    );
+    assert!(
+        f.store
+            .claim_submissions(T0 + 10_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn receipt_before_the_submit_response_is_applied_when_the_response_arrives() {
+    let f = Fixture::new().await;
+    let (id, _job) = f.accepted_and_claimed().await;
+    let early = f
+        .receipt(CARRIER, "77", ReceiptOutcome::Delivered, T0 + 500)
+        .await;
+    assert_eq!(early, ReceiptMatch::Pending);
+    assert_eq!(f.status(&id).await, Status::Queued);
+
+    f.ack(&id, 0, "77").await;
+    assert_eq!(f.status(&id).await, Status::Delivered);
+    let callbacks = f.deliver_callbacks(T0 + 2_000).await;
+    assert_eq!(statuses(&callbacks), [Status::Sent, Status::Delivered]);
+    let history = f.store.history(&id).await.unwrap();
+    let receipt = history
+        .iter()
+        .find(|e| e.kind == "receipt")
+        .expect("receipt event");
+    assert_eq!(receipt.detail["received_at"], T0 + 500);
+    assert_eq!(receipt.detail["tlvs"][0]["tag"], 0x001e);
+}
+
+#[tokio::test]
+async fn duplicate_receipt_changes_nothing_but_is_kept_in_history() {
+    let f = Fixture::new().await;
+    let (id, _job) = f.accepted_and_claimed().await;
+    f.ack(&id, 0, "abc").await;
+    f.receipt(CARRIER, "abc", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    let again = f
+        .receipt(CARRIER, "ABC", ReceiptOutcome::Undeliverable, T0 + 3_000)
+        .await;
+    assert_eq!(
+        again,
+        ReceiptMatch::Matched {
+            message_id: id.clone(),
+            changed: false
+        }
+    );
+    assert_eq!(f.status(&id).await, Status::Delivered);
+    let receipts = f
+        .kinds(&id)
+        .await
+        .into_iter()
+        .filter(|k| k == "receipt")
+        .count();
+    assert_eq!(receipts, 2);
+    assert_eq!(
+        statuses(&f.deliver_callbacks(T0 + 4_000).await),
+        [Status::Sent, Status::Delivered]
+    );
+}
+
+#[tokio::test]
+async fn receipt_with_decimal_id_matches_hex_submission_and_the_reverse() {
+    let f = Fixture::new().await;
+    let (hex_id, _) = f.accepted_and_claimed().await;
+    f.ack(&hex_id, 0, "1A2B3C").await;
+    let (dec_id, _) = f.accepted_and_claimed().await;
+    f.ack(&dec_id, 0, "1715005").await;
+
+    let by_decimal = f
+        .receipt(CARRIER, "1715004", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(
+        by_decimal,
+        ReceiptMatch::Matched {
+            message_id: hex_id.clone(),
+            changed: true
+        }
+    );
+    let by_hex = f
+        .receipt(CARRIER, "001A2B3D", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(
+        by_hex,
+        ReceiptMatch::Matched {
+            message_id: dec_id.clone(),
+            changed: true
+        }
+    );
+    let history = f.store.history(&hex_id).await.unwrap();
+    let receipt = history.iter().find(|e| e.kind == "receipt").unwrap();
+    assert_eq!(
+        receipt.detail["matched_by"],
+        "decimal_receipt_hex_submission"
+    );
+}
+
+#[tokio::test]
+async fn receipt_of_another_carrier_does_not_match() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    f.ack(&id, 0, "5000").await;
+    let other = f
+        .receipt("globex", "5000", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(other, ReceiptMatch::Pending);
+    assert_eq!(f.status(&id).await, Status::Sent);
+}
+
+#[tokio::test]
+async fn late_receipt_after_own_expiry_is_recorded_without_changing_the_status() {
+    let f = Fixture::new().await;
+    let (id, job) = f.accepted_and_claimed().await;
+    f.ack(&id, 0, "900").await;
+    let grace = Duration::from_secs(600);
+    assert_eq!(
+        f.store
+            .expire_overdue(job.valid_until, grace, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    let after = job.valid_until + 600_000;
+    assert_eq!(f.store.expire_overdue(after, grace, 100).await.unwrap(), 1);
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.report, Some(Report::expired()));
+    assert_eq!(
+        view.report.map(|r| (r.stat, r.err)),
+        Some((Stat::Expired, ErrCode::EXPIRED))
+    );
+
+    let late = f
+        .receipt(CARRIER, "900", ReceiptOutcome::Delivered, after + 1)
+        .await;
+    assert_eq!(
+        late,
+        ReceiptMatch::Matched {
+            message_id: id.clone(),
+            changed: false
+        }
+    );
+    assert_eq!(f.status(&id).await, Status::Failed);
+    assert_eq!(
+        f.kinds(&id).await.last().map(String::as_str),
+        Some("receipt")
+    );
+    assert_eq!(
+        statuses(&f.deliver_callbacks(after + 2).await),
+        [Status::Sent, Status::Failed]
+    );
+}
+
+#[tokio::test]
+async fn expired_leases_bring_submissions_and_callbacks_back() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    assert!(
+        f.store
+            .claim_submissions(T0 + 1_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let lease_end = T0 + 30_000;
+    assert_eq!(f.store.next_due().await.unwrap(), Some(lease_end));
+    let again = f
+        .store
+        .claim_submissions(lease_end, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|j| &j.message_id).collect::<Vec<_>>(),
+        [&id]
+    );
+
+    f.ack(&id, 0, "1").await;
+    let first = f
+        .store
+        .claim_callbacks(T0 + 2_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        f.store
+            .claim_callbacks(T0 + 3_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let returned = f
+        .store
+        .claim_callbacks(T0 + 32_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        returned.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [first[0].id]
+    );
+}
+
+#[tokio::test]
+async fn second_callback_waits_for_the_first_and_follows_once_it_is_exhausted() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    f.ack(&id, 0, "42").await;
+    f.receipt(CARRIER, "42", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+
+    let sent = f
+        .store
+        .claim_callbacks(T0 + 3_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&sent), [Status::Sent]);
+    f.callback_attempt(&sent[0], T0 + 3_000, CallbackNext::RetryAt(T0 + 60_000))
+        .await;
+    // The SENT callback is backing off: DELIVERED must not overtake it.
+    assert!(
+        f.store
+            .claim_callbacks(T0 + 4_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.store.next_due().await.unwrap(), Some(T0 + 60_000));
+
+    let retried = f
+        .store
+        .claim_callbacks(T0 + 60_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!((retried.len(), retried[0].attempts), (1, 1));
+    f.callback_attempt(&retried[0], T0 + 60_000, CallbackNext::Exhausted)
+        .await;
+    let next = f
+        .store
+        .claim_callbacks(T0 + 60_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&next), [Status::Delivered]);
+    let callback_events = f
+        .store
+        .history(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "callback");
+    let nexts: Vec<_> = callback_events.map(|e| e.detail["next"].clone()).collect();
+    assert_eq!(nexts, ["retry", "exhausted"]);
+}
+
+#[tokio::test]
+async fn temporary_errors_are_retried_then_exhausted_as_rejected_999() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    let throttled = |retry_at| SubmitOutcome::Temporary {
+        command_status: 0x58,
+        retry_at,
+    };
+    f.submit(&id, 0, throttled(Some(T0 + 10_000)), T0 + 100)
+        .await;
+    assert_eq!(f.status(&id).await, Status::Queued);
+    assert!(
+        f.store
+            .claim_submissions(T0 + 9_999, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = f
+        .store
+        .claim_submissions(T0 + 10_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(retry[0].attempts, 1);
+
+    f.submit(&id, 0, throttled(None), T0 + 10_100).await;
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.status, Status::Rejected);
+    assert_eq!(view.report, Some(Report::temporary_exhausted()));
+    assert_eq!(view.report.map(|r| r.err.to_string()), Some("999".into()));
+    assert!(
+        f.store
+            .claim_submissions(T0 + 99_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        statuses(&f.deliver_callbacks(T0 + 11_000).await),
+        [Status::Rejected]
+    );
+}
+
+#[tokio::test]
+async fn not_sent_and_unknown_outcomes_change_no_status() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    f.submit(
+        &id,
+        0,
+        SubmitOutcome::NotSent {
+            retry_at: T0 + 5_000,
+        },
+        T0 + 100,
+    )
+    .await;
+    let again = f
+        .store
+        .claim_submissions(T0 + 5_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(again[0].attempts, 0);
+    let unknown = SubmitOutcome::Unknown {
+        reason: "response timeout".into(),
+    };
+    f.submit(&id, 0, unknown, T0 + 6_000).await;
+    assert_eq!(f.status(&id).await, Status::Queued);
+    // Not resent blindly once the carrier may have it.
+    assert!(
+        f.store
+            .claim_submissions(T0 + 99_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.kinds(&id).await, ["accepted", "submit", "submit"]);
+}
+
+#[tokio::test]
+async fn multipart_message_is_sent_until_every_part_is_delivered_and_fails_with_one_part() {
+    let f = Fixture::new().await;
+    let message = f.message(2);
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    let jobs = f.store.claim_submissions(T0, 10, LEASE).await.unwrap();
+    assert_eq!(
+        jobs.iter()
+            .map(|j| (j.segment, j.segment_count))
+            .collect::<Vec<_>>(),
+        [(0, 2), (1, 2)]
+    );
+    f.ack(&id, 0, "a1").await;
+    f.ack(&id, 1, "a2").await;
+    f.receipt(CARRIER, "a1", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(f.status(&id).await, Status::Sent);
+    f.receipt(CARRIER, "a2", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(f.status(&id).await, Status::Delivered);
+
+    let failing = f.message(3);
+    let failing_id = failing.id.clone();
+    f.store.accept(failing).await.unwrap();
+    f.store.claim_submissions(T0, 10, LEASE).await.unwrap();
+    f.ack(&failing_id, 0, "b1").await;
+    f.ack(&failing_id, 1, "b2").await;
+    f.receipt(CARRIER, "b1", ReceiptOutcome::Undeliverable, T0 + 2_000)
+        .await;
+    assert_eq!(f.status(&failing_id).await, Status::Failed);
+    f.receipt(CARRIER, "b2", ReceiptOutcome::Delivered, T0 + 3_000)
+        .await;
+    assert_eq!(f.status(&failing_id).await, Status::Failed);
+}
+
+#[tokio::test]
+async fn message_rejected_at_acceptance_is_stored_rejected_with_its_callback() {
+    let f = Fixture::new().await;
+    let mut message = f.message(1);
+    message.carrier = None;
+    message.rejection = Some(Report::rejected_by_rule(ErrCode::NO_ROUTE));
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.status, Status::Rejected);
+    assert_eq!(view.report.map(|r| r.err), Some(ErrCode::NO_ROUTE));
+    assert!(
+        f.store
+            .claim_submissions(T0, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let callbacks = f.deliver_callbacks(T0).await;
+    assert_eq!(
+        callbacks.iter().map(|c| c.report.stat).collect::<Vec<_>>(),
+        [Stat::Rejectd]
+    );
+}
+
+#[tokio::test]
+async fn scheduled_message_waits_for_its_time_then_becomes_queued() {
+    let f = Fixture::new().await;
+    let mut message = f.message(1);
+    message.not_before = T0 + 3_600_000;
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    assert_eq!(f.status(&id).await, Status::Scheduled);
+    assert_eq!(f.store.next_due().await.unwrap(), Some(T0 + 3_600_000));
+    assert!(
+        f.store
+            .claim_submissions(T0 + 1, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        f.store
+            .claim_submissions(T0 + 3_600_000, 10, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(f.status(&id).await, Status::Queued);
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_database() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    f.ack(&id, 0, "300").await;
+    // WAL mode is on: the write-ahead log exists next to the database.
+    assert!(f.dir.path().join("herald.db-wal").exists());
+    let Fixture { dir, store, .. } = f;
+    drop(store);
+
+    let reopened = SqliteStore::open(&url(&dir)).await.unwrap();
+    assert_eq!(
+        reopened.message(&id).await.unwrap().map(|m| m.status),
+        Some(Status::Sent)
+    );
+    assert!(
+        reopened
+            .account_by_username("shop")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let matched = reopened
+        .record_receipt(ReceiptRecord {
+            carrier: CARRIER.into(),
+            carrier_message_id: "300".into(),
+            outcome: ReceiptOutcome::Delivered,
+            stat_word: Some("DELIVRD".into()),
+            carrier_err: None,
+            raw_text: "id:300 stat:DELIVRD".into(),
+            tlvs: vec![],
+            received_at: T0 + 9_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        matched,
+        ReceiptMatch::Matched {
+            message_id: id,
+            changed: true
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_accepts_are_all_committed_in_shared_batches() {
+    let f = Fixture::new().await;
+    let store = Arc::new(f.store);
+    let before = store.commit_stats();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let account_id = f.account_id;
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for _ in 0..40 {
+                    let mut message = template(account_id);
+                    message.id = MessageId::generate();
+                    ids.push(message.id.clone());
+                    store.accept(message).await.unwrap();
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), 2_000);
+    for id in &ids {
+        assert_eq!(
+            store.message(id).await.unwrap().map(|m| m.status),
+            Some(Status::Queued)
+        );
+    }
+    let stats = store.commit_stats();
+    let commits = stats.commits - before.commits;
+    assert_eq!(stats.operations - before.operations, 2_000);
+    assert!(
+        commits < 2_000,
+        "{commits} commits for 2000 accepts: no batching"
+    );
+    assert!(stats.largest_batch > 1);
+}
+
+#[tokio::test]
+async fn a_failing_write_is_rolled_back_alone_and_reports_its_own_error() {
+    let f = Fixture::new().await;
+    let first = f.message(1);
+    f.store.accept(first.clone()).await.unwrap();
+    let mut good = f.message(1);
+    good.id = MessageId::generate();
+    // Same id again: its insert fails; the other accept in the same batch must still commit.
+    let (duplicate, fresh) =
+        tokio::join!(f.store.accept(first.clone()), f.store.accept(good.clone()));
+    assert!(matches!(duplicate, Err(StoreError::Database(_))));
+    fresh.unwrap();
+    assert!(f.store.message(&good.id).await.unwrap().is_some());
+    assert_eq!(f.kinds(&first.id).await, ["accepted"]);
+    let unknown_segment = f
+        .store
+        .record_submit(SubmitResult {
+            message_id: first.id.clone(),
+            segment: 7,
+            carrier: CARRIER.into(),
+            outcome: SubmitOutcome::Rejected {
+                command_status: 0x45,
+            },
+            at: T0,
+        })
+        .await;
+    assert!(matches!(unknown_segment, Err(StoreError::NotFound)));
+    assert_eq!(f.kinds(&first.id).await, ["accepted"]);
+}
+
+fn template(account_id: i64) -> NewMessage {
+    NewMessage {
+        id: MessageId::generate(),
+        account_id,
+        destination: "4915112345678".into(),
+        sender: "Shop".into(),
+        text: None,
+        dlr_url: None,
+        carrier: Some(CARRIER.into()),
+        price: None,
+        validity: Duration::from_secs(3600),
+        not_before: T0,
+        segments: vec![NewSegment {
+            seq: 0,
+            data_coding: 0,
+            esm_class: 0,
+            payload: b"hi".to_vec(),
+        }],
+        rejection: None,
+        accepted_at: T0,
+    }
+}
