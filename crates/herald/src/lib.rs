@@ -5,7 +5,9 @@
 //!   function that moves a message between statuses. Pure.
 //! - [`store`]: durable state and work queues; the only module with SQL.
 //! - [`carrier`]: binds to carriers kept up by supervisors; submits out, receipts in.
+//! - [`pipeline`]: the workers between store and carriers: submitter, receipt intake, expiry.
 
 pub mod carrier;
 pub mod domain;
+pub mod pipeline;
 pub mod store;

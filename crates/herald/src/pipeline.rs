@@ -118,7 +118,13 @@ impl Submitter {
             }
             let mut permits = vec![first];
             for _ in 1..jobs.len() {
-                permits.push(slots.clone().acquire_owned().await.expect("semaphore never closed"));
+                permits.push(
+                    slots
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore never closed"),
+                );
             }
             for (job, permit) in jobs.into_iter().zip(permits) {
                 let this = this.clone();
@@ -130,11 +136,8 @@ impl Submitter {
             }
         }
         // Let submits in flight finish and be recorded (bounded by the response timeout).
-        let _ = tokio::time::timeout(
-            Duration::from_secs(15),
-            slots.acquire_many(capacity as u32),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(15), slots.acquire_many(capacity as u32))
+            .await;
     }
 
     async fn record(&self, result: SubmitResult) {
@@ -201,13 +204,17 @@ impl Submitter {
                         }
                         // An OK without an id cannot be matched to a receipt: we cannot know.
                         _ => SubmitOutcome::Unknown {
-                            reason: format!("carrier answered {:?} OK without a message id", resp.id()),
+                            reason: format!(
+                                "carrier answered {:?} OK without a message id",
+                                resp.id()
+                            ),
                         },
                     },
                     StatusClass::Temporary { .. } => {
                         let attempt = job.attempts + 1;
                         let retry_at = (attempt < self.cfg.submit_retry_limit).then(|| {
-                            now_millis() + self.cfg.submit_retry.delay(attempt).as_millis() as Millis
+                            now_millis()
+                                + self.cfg.submit_retry.delay(attempt).as_millis() as Millis
                         });
                         SubmitOutcome::Temporary {
                             command_status: status,
@@ -388,11 +395,26 @@ mod tests {
 
     #[test]
     fn receipt_states_map_to_customer_outcomes() {
-        assert_eq!(outcome_of(ReceiptState::Delivered, false), ReceiptOutcome::Delivered);
-        assert_eq!(outcome_of(ReceiptState::Delivered, true), ReceiptOutcome::Intermediate);
-        assert_eq!(outcome_of(ReceiptState::Enroute, false), ReceiptOutcome::Intermediate);
-        assert_eq!(outcome_of(ReceiptState::Expired, false), ReceiptOutcome::Expired);
-        assert_eq!(outcome_of(ReceiptState::Unrecognised, false), ReceiptOutcome::Unrecognised);
+        assert_eq!(
+            outcome_of(ReceiptState::Delivered, false),
+            ReceiptOutcome::Delivered
+        );
+        assert_eq!(
+            outcome_of(ReceiptState::Delivered, true),
+            ReceiptOutcome::Intermediate
+        );
+        assert_eq!(
+            outcome_of(ReceiptState::Enroute, false),
+            ReceiptOutcome::Intermediate
+        );
+        assert_eq!(
+            outcome_of(ReceiptState::Expired, false),
+            ReceiptOutcome::Expired
+        );
+        assert_eq!(
+            outcome_of(ReceiptState::Unrecognised, false),
+            ReceiptOutcome::Unrecognised
+        );
     }
 
     #[test]
@@ -407,6 +429,9 @@ mod tests {
             reason: "too long".into(),
         };
         assert_eq!(unsendable_status(&e), 0x0B);
-        assert_eq!(unsendable_status(&PduError::MessageTooLong { len: 70_000 }), 0x45);
+        assert_eq!(
+            unsendable_status(&PduError::MessageTooLong { len: 70_000 }),
+            0x45
+        );
     }
 }

@@ -73,7 +73,11 @@ impl Fixture {
         let message = self.message(1);
         let id = message.id.clone();
         self.store.accept(message).await.unwrap();
-        let mut jobs = self.store.claim_submissions(T0, 10, LEASE).await.unwrap();
+        let mut jobs = self
+            .store
+            .claim_submissions(CARRIER, T0, 10, LEASE)
+            .await
+            .unwrap();
         assert_eq!(jobs.len(), 1);
         (id, jobs.remove(0))
     }
@@ -219,7 +223,7 @@ async fn accepted_message_goes_through_claim_ack_and_receipt_with_callbacks_in_o
     );
     assert!(
         f.store
-            .claim_submissions(T0 + 10_000, 10, LEASE)
+            .claim_submissions(CARRIER, T0 + 10_000, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
@@ -377,7 +381,7 @@ async fn expired_leases_bring_submissions_and_callbacks_back() {
     let (id, _) = f.accepted_and_claimed().await;
     assert!(
         f.store
-            .claim_submissions(T0 + 1_000, 10, LEASE)
+            .claim_submissions(CARRIER, T0 + 1_000, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
@@ -386,7 +390,7 @@ async fn expired_leases_bring_submissions_and_callbacks_back() {
     assert_eq!(f.store.next_due().await.unwrap(), Some(lease_end));
     let again = f
         .store
-        .claim_submissions(lease_end, 10, LEASE)
+        .claim_submissions(CARRIER, lease_end, 10, LEASE)
         .await
         .unwrap();
     assert_eq!(
@@ -483,14 +487,14 @@ async fn temporary_errors_are_retried_then_exhausted_as_rejected_999() {
     assert_eq!(f.status(&id).await, Status::Queued);
     assert!(
         f.store
-            .claim_submissions(T0 + 9_999, 10, LEASE)
+            .claim_submissions(CARRIER, T0 + 9_999, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
     );
     let retry = f
         .store
-        .claim_submissions(T0 + 10_000, 10, LEASE)
+        .claim_submissions(CARRIER, T0 + 10_000, 10, LEASE)
         .await
         .unwrap();
     assert_eq!(retry[0].attempts, 1);
@@ -502,7 +506,7 @@ async fn temporary_errors_are_retried_then_exhausted_as_rejected_999() {
     assert_eq!(view.report.map(|r| r.err.to_string()), Some("999".into()));
     assert!(
         f.store
-            .claim_submissions(T0 + 99_000, 10, LEASE)
+            .claim_submissions(CARRIER, T0 + 99_000, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
@@ -528,7 +532,7 @@ async fn not_sent_and_unknown_outcomes_change_no_status() {
     .await;
     let again = f
         .store
-        .claim_submissions(T0 + 5_000, 10, LEASE)
+        .claim_submissions(CARRIER, T0 + 5_000, 10, LEASE)
         .await
         .unwrap();
     assert_eq!(again[0].attempts, 0);
@@ -540,7 +544,7 @@ async fn not_sent_and_unknown_outcomes_change_no_status() {
     // Not resent blindly once the carrier may have it.
     assert!(
         f.store
-            .claim_submissions(T0 + 99_000, 10, LEASE)
+            .claim_submissions(CARRIER, T0 + 99_000, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
@@ -554,7 +558,11 @@ async fn multipart_message_is_sent_until_every_part_is_delivered_and_fails_with_
     let message = f.message(2);
     let id = message.id.clone();
     f.store.accept(message).await.unwrap();
-    let jobs = f.store.claim_submissions(T0, 10, LEASE).await.unwrap();
+    let jobs = f
+        .store
+        .claim_submissions(CARRIER, T0, 10, LEASE)
+        .await
+        .unwrap();
     assert_eq!(
         jobs.iter()
             .map(|j| (j.segment, j.segment_count))
@@ -573,7 +581,10 @@ async fn multipart_message_is_sent_until_every_part_is_delivered_and_fails_with_
     let failing = f.message(3);
     let failing_id = failing.id.clone();
     f.store.accept(failing).await.unwrap();
-    f.store.claim_submissions(T0, 10, LEASE).await.unwrap();
+    f.store
+        .claim_submissions(CARRIER, T0, 10, LEASE)
+        .await
+        .unwrap();
     f.ack(&failing_id, 0, "b1").await;
     f.ack(&failing_id, 1, "b2").await;
     f.receipt(CARRIER, "b1", ReceiptOutcome::Undeliverable, T0 + 2_000)
@@ -597,7 +608,7 @@ async fn message_rejected_at_acceptance_is_stored_rejected_with_its_callback() {
     assert_eq!(view.report.map(|r| r.err), Some(ErrCode::NO_ROUTE));
     assert!(
         f.store
-            .claim_submissions(T0, 10, LEASE)
+            .claim_submissions(CARRIER, T0, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
@@ -620,14 +631,14 @@ async fn scheduled_message_waits_for_its_time_then_becomes_queued() {
     assert_eq!(f.store.next_due().await.unwrap(), Some(T0 + 3_600_000));
     assert!(
         f.store
-            .claim_submissions(T0 + 1, 10, LEASE)
+            .claim_submissions(CARRIER, T0 + 1, 10, LEASE)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         f.store
-            .claim_submissions(T0 + 3_600_000, 10, LEASE)
+            .claim_submissions(CARRIER, T0 + 3_600_000, 10, LEASE)
             .await
             .unwrap()
             .len(),

@@ -52,7 +52,10 @@ async fn store_throughput() {
     let stats_before = store.commit_stats();
     let mut jobs = Vec::with_capacity(MESSAGES);
     loop {
-        let claimed = store.claim_submissions(T0, 512, LEASE).await.unwrap();
+        let claimed = store
+            .claim_submissions("acme", T0, 512, LEASE)
+            .await
+            .unwrap();
         if claimed.is_empty() {
             break;
         }
@@ -127,7 +130,10 @@ async fn store_throughput() {
     report("full cycle (store operations)", operations, started, &store);
 
     for id in ids.iter().step_by(997) {
-        assert_eq!(store.message(id).await.unwrap().unwrap().status, Status::Delivered);
+        assert_eq!(
+            store.message(id).await.unwrap().unwrap().status,
+            Status::Delivered
+        );
     }
 }
 

@@ -240,9 +240,11 @@ pub trait Store: Send + Sync + 'static {
     /// commit.
     async fn accept(&self, message: NewMessage) -> Result<()>;
 
-    /// Leases up to `limit` due segments (queued, `not_before <= now`, lease free or expired).
+    /// Leases up to `limit` due segments routed to `carrier` (queued, `not_before <= now`, lease
+    /// free or expired). Per carrier, so a slow carrier's backlog never holds another's leases.
     async fn claim_submissions(
         &self,
+        carrier: &str,
         now: Millis,
         limit: usize,
         lease: Duration,

@@ -103,12 +103,16 @@ impl Store for SqliteStore {
 
     async fn claim_submissions(
         &self,
+        carrier: &str,
         now: Millis,
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<SubmitJob>> {
+        let carrier = carrier.to_owned();
         self.writer
-            .run(move |conn| Box::pin(submissions::claim(conn, now, limit, lease)))
+            .run(move |conn| {
+                Box::pin(async move { submissions::claim(conn, &carrier, now, limit, lease).await })
+            })
             .await
     }
 

@@ -11,6 +11,7 @@ use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitR
 
 pub(super) async fn claim(
     conn: &mut SqliteConnection,
+    carrier: &str,
     now: Millis,
     limit: usize,
     lease: Duration,
@@ -21,12 +22,13 @@ pub(super) async fn claim(
            FROM segments s JOIN messages m ON m.id = s.message_id
           WHERE s.state = 'queued' AND s.not_before <= ?1
             AND (s.lease_until IS NULL OR s.lease_until <= ?1)
-            AND m.carrier IS NOT NULL
+            AND m.carrier = ?3
           ORDER BY s.not_before, s.message_id, s.seq
           LIMIT ?2",
     )
     .bind(now)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(carrier)
     .fetch_all(&mut *conn)
     .await?;
 
