@@ -2,6 +2,8 @@
 //! simulated carrier, and customers binding to Herald).
 //!
 //! # Layout
-//! (filled in as the modules land)
+//! - [`ids`]: carrier message ids normalised so a receipt finds its submission.
+//! - [`text`]: GSM 03.38 / UCS-2 encoding and concatenated segments.
 
 pub mod ids;
+pub mod text;
