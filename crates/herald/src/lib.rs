@@ -5,7 +5,9 @@
 //!   function that moves a message between statuses. Pure.
 //! - [`store`]: durable state and work queues; the only module with SQL.
 //! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
+//! - [`routing`]: longest-prefix route table (destination → carrier and price).
 
 pub mod config;
 pub mod domain;
+pub mod routing;
 pub mod store;
