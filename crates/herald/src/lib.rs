@@ -5,9 +5,14 @@
 //!   function that moves a message between statuses. Pure.
 //! - [`store`]: durable state and work queues; the only module with SQL.
 //! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
+//! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
 
+pub mod accounts;
 pub mod config;
 pub mod domain;
 pub mod routing;
 pub mod store;
+
+#[cfg(test)]
+mod test_support;
