@@ -6,11 +6,15 @@
 //! - [`store`]: durable state and work queues; the only module with SQL.
 //! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
 //! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
+//! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
+//! - [`clock`]: the source of "now", replaceable in tests.
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
 
 pub mod accounts;
+pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod routing;
 pub mod store;
 

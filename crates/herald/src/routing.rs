@@ -32,7 +32,7 @@ pub struct Routes {
 impl Routes {
     pub fn new(mut routes: Vec<Route>) -> Self {
         // Stable sort: among equal prefixes (which config validation refuses) the first wins.
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Self { routes }
     }
 
