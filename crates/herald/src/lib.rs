@@ -7,10 +7,12 @@
 //! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
 //! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
 //! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
+//! - [`callbacks`]: delivery of callbacks to customers' dlr-urls: retry policy, SSRF guard, worker.
 //! - [`clock`]: the source of "now", replaceable in tests.
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
 
 pub mod accounts;
+pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod domain;
