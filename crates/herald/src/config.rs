@@ -325,6 +325,23 @@ impl Config {
         }
     }
 
+    /// What `herald serve` runs on: the file when given, else the embedded defaults (whose demo
+    /// password is returned for printing); `HERALD_...` overrides applied, validated.
+    pub fn load(path: Option<&Path>) -> Result<(Self, Option<String>), ConfigError> {
+        match path {
+            Some(path) => Ok((Self::from_file(path)?, None)),
+            None => {
+                let EmbeddedDefaults {
+                    mut config,
+                    demo_password,
+                } = Self::embedded_defaults();
+                config.apply_env(std::env::vars())?;
+                config.validate()?;
+                Ok((config, Some(demo_password)))
+            }
+        }
+    }
+
     /// Parses a TOML document (no environment overrides, no validation).
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         Ok(toml::from_str(text)?)
@@ -664,6 +681,21 @@ allow_networks = ["127.0.0.0/8"]
         let text = include_str!("../../../docs/herald.example.toml");
         let c = parse(text);
         assert!(!c.carriers.is_empty() && !c.routes.is_empty() && !c.accounts.is_empty());
+    }
+
+    #[test]
+    fn load_reads_a_file_or_falls_back_to_the_embedded_defaults() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/herald.example.toml"
+        );
+        let (from_file, password) = Config::load(Some(Path::new(path))).unwrap();
+        assert_eq!(from_file.routes.len(), 2);
+        assert_eq!(password, None);
+        let (embedded, password) = Config::load(None).unwrap();
+        assert_eq!(embedded.accounts[0].password, password.unwrap());
+        let err = Config::load(Some(Path::new("/nonexistent/herald.toml"))).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
     }
 
     #[test]
