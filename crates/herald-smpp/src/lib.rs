@@ -12,7 +12,9 @@
 //!   text (tolerant parser), plus a hand walk for receipts the codec refuses.
 //! - [`pdu`]: PDU builders with safe defaults (submit, receipt, bind) and a plain reading of a
 //!   received `submit_sm`.
-//! - [`validity`]: the SMPP time format (`validity_period`), relative and absolute, without a date crate.
+//! - [`validity`]: the SMPP time format (`validity_period`), relative and absolute, without a
+//!   date crate.
+//! - [`text`]: GSM 03.38 / UCS-2 encoding and concatenated segments.
 
 pub mod frame;
 pub mod ids;
@@ -20,4 +22,5 @@ pub mod pdu;
 pub mod receipt;
 pub mod session;
 pub mod status;
+pub mod text;
 pub mod validity;

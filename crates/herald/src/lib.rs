@@ -6,8 +6,23 @@
 //! - [`store`]: durable state and work queues; the only module with SQL.
 //! - [`carrier`]: binds to carriers kept up by supervisors; submits out, receipts in.
 //! - [`pipeline`]: the workers between store and carriers: submitter, receipt intake, expiry.
+//! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
+//! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
+//! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
+//! - [`callbacks`]: delivery of callbacks to customers' dlr-urls: retry policy, SSRF guard, worker.
+//! - [`clock`]: the source of "now", replaceable in tests.
+//! - [`routing`]: longest-prefix route table (destination → carrier and price).
 
+pub mod accounts;
+pub mod callbacks;
 pub mod carrier;
+pub mod clock;
+pub mod config;
 pub mod domain;
+pub mod http;
 pub mod pipeline;
+pub mod routing;
 pub mod store;
+
+#[cfg(test)]
+mod test_support;

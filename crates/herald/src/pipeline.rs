@@ -5,7 +5,7 @@
 //! records the outcome; a crash anywhere leaves leased work that comes back on its own.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use herald_smpp::pdu::{self, PduError, Submit};
 use herald_smpp::receipt::{self, Receipt, ReceiptState};
@@ -18,16 +18,9 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::carrier::{Backoff, CarrierDelivery, CarrierLink, SubmitError};
+use crate::clock::now_millis;
 use crate::domain::ReceiptOutcome;
 use crate::store::{Millis, ReceiptRecord, SharedStore, SubmitJob, SubmitOutcome, SubmitResult};
-
-/// Wall-clock milliseconds since the Unix epoch.
-pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
-}
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {

@@ -1,0 +1,238 @@
+//! Callback delivery: tells customers, at their dlr-url, every status change of their messages
+//! (status-model §2).
+//!
+//! The store's callback queue is the source of truth. [`CallbackWorker::step`] claims due
+//! callbacks with a lease (at most one per message, its oldest, so a message's callbacks arrive
+//! in order), requests them concurrently, and records every attempt: a 2xx answer acknowledges;
+//! anything else, a timeout or a refused target is retried on the [`RetryPolicy`] schedule, and a
+//! callback whose schedule is spent is marked exhausted: visible and replayable, never dropped.
+//!
+//! A target refused by the SSRF guard follows the retry schedule like any other failed attempt
+//! rather than being exhausted at once: what the guard sees can change without the URL changing
+//! (the customer's DNS moving back from a temporary private address, the operator adding the
+//! network to `allow_networks`), and one rule for all failures keeps the callback's history easy
+//! to read. Only a URL that can never be requested (unparseable, not http/https) is exhausted on
+//! its first attempt.
+//!
+//! Redirects are not followed (a redirect to an internal address would sidestep the guard for IP
+//! literals) and system proxies are not used (a proxy would resolve the name itself).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::now_millis;
+use crate::config::CallbacksConfig;
+use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, SharedStore, StoreError};
+
+pub mod guard;
+pub mod policy;
+pub mod url;
+
+pub use guard::{AddressPolicy, GuardedResolver};
+pub use policy::RetryPolicy;
+pub use url::callback_url;
+
+/// How long the worker sleeps at most when nothing says work is due: a safety net for jobs
+/// another process enqueued without waking us.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The shortest sleep between steps. `next_due` covers every queue, so work that is due for
+/// another worker (a submission) must not make this one spin.
+const MIN_PAUSE: Duration = Duration::from_millis(20);
+
+/// The HTTP client callbacks are sent with: guarded resolver, no redirects, no proxy.
+pub fn guarded_client(
+    policy: AddressPolicy,
+    timeout: Duration,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver::new(policy)))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+pub struct CallbackWorker {
+    pub store: SharedStore,
+    pub client: reqwest::Client,
+    pub policy: RetryPolicy,
+    /// Callbacks in flight at once (and claimed per step).
+    pub concurrency: usize,
+    /// Checked for IP-literal hosts, which bypass the resolver.
+    pub addresses: AddressPolicy,
+    /// How long a claimed callback stays ours; longer than any request may take.
+    pub lease: Duration,
+}
+
+/// What one attempt came to, before it is recorded.
+struct Delivery {
+    url: String,
+    http_status: Option<u16>,
+    error: Option<String>,
+    duration_ms: i64,
+    /// The request can never work (bad URL): no retry.
+    hopeless: bool,
+}
+
+impl CallbackWorker {
+    pub fn from_config(store: SharedStore, config: &CallbacksConfig) -> reqwest::Result<Self> {
+        let addresses = AddressPolicy::new(config.allow_networks.clone());
+        let timeout = Duration::from_secs(config.timeout_secs);
+        Ok(Self {
+            store,
+            client: guarded_client(addresses.clone(), timeout)?,
+            policy: RetryPolicy::new(config.schedule.clone()),
+            concurrency: config.concurrency.max(1),
+            addresses,
+            lease: timeout * 2 + Duration::from_secs(5),
+        })
+    }
+
+    /// Claims the callbacks due at `now`, delivers them concurrently and records each attempt.
+    /// Returns how many were attempted (0: nothing was due).
+    pub async fn step(&self, now: Millis) -> Result<usize, StoreError> {
+        let jobs = self
+            .store
+            .claim_callbacks(now, self.concurrency, self.lease)
+            .await?;
+        let count = jobs.len();
+        join_all(jobs.into_iter().map(|job| self.attempt(job, now))).await;
+        Ok(count)
+    }
+
+    async fn attempt(&self, job: CallbackJob, now: Millis) {
+        let delivery = self.deliver(&job).await;
+        let next = if delivery.error.is_none()
+            && delivery
+                .http_status
+                .is_some_and(|s| (200..300).contains(&s))
+        {
+            CallbackNext::Done
+        } else if delivery.hopeless {
+            CallbackNext::Exhausted
+        } else {
+            self.policy
+                .after_failure(job.attempts, now + delivery.duration_ms, &mut rand::rng())
+        };
+        tracing::debug!(
+            message = %job.message_id,
+            attempt = job.attempts + 1,
+            http_status = ?delivery.http_status,
+            error = ?delivery.error,
+            ?next,
+            "callback attempt"
+        );
+        if next == CallbackNext::Exhausted {
+            tracing::warn!(message = %job.message_id, "callback exhausted its retries");
+        }
+        let attempt = CallbackAttempt {
+            job_id: job.id,
+            at: now,
+            url: delivery.url,
+            http_status: delivery.http_status,
+            error: delivery.error,
+            duration_ms: delivery.duration_ms,
+            next,
+        };
+        // If this fails the lease runs out and the callback is attempted again: a duplicate
+        // callback is better than a lost one.
+        if let Err(e) = self.store.record_callback_attempt(attempt).await {
+            tracing::error!(error = %e, job = job.id, "recording a callback attempt failed");
+        }
+    }
+
+    async fn deliver(&self, job: &CallbackJob) -> Delivery {
+        let started = Instant::now();
+        let elapsed = || started.elapsed().as_millis() as i64;
+        let url = match callback_url(&job.url, &job.message_id, &job.report) {
+            Ok(url) => url,
+            Err(e) => {
+                return Delivery {
+                    url: job.url.clone(),
+                    http_status: None,
+                    error: Some(e.to_string()),
+                    duration_ms: 0,
+                    hopeless: true,
+                };
+            }
+        };
+        let host = url.host_str().unwrap_or_default();
+        if let Err(refused) = guard::check_literal_host(host, &self.addresses) {
+            return Delivery {
+                url: url.to_string(),
+                http_status: None,
+                error: Some(refused.to_string()),
+                duration_ms: 0,
+                hopeless: false,
+            };
+        }
+        let result = self.client.get(url.clone()).send().await;
+        let (http_status, error) = match result {
+            Ok(response) => (Some(response.status().as_u16()), None),
+            Err(e) => (None, Some(error_chain(&e))),
+        };
+        Delivery {
+            url: url.to_string(),
+            http_status,
+            error,
+            duration_ms: elapsed(),
+            hopeless: false,
+        }
+    }
+
+    /// Delivers until `shutdown`: after each step, sleeps until the store's next due time, a
+    /// `wake`, or [`POLL`], whichever comes first. A step in progress is finished (bounded by the
+    /// request timeout) so no attempt is left half-recorded.
+    pub async fn run(self, wake: Arc<Notify>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let now = now_millis();
+            let pause = match self.step(now).await {
+                // A full batch: more may be waiting.
+                Ok(n) if n >= self.concurrency => continue,
+                Ok(_) => match self.store.next_due().await {
+                    Ok(Some(due)) => Duration::from_millis((due - now_millis()).max(0) as u64)
+                        .clamp(MIN_PAUSE, POLL),
+                    Ok(None) => POLL,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the next due time failed");
+                        POLL
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming callbacks failed");
+                    POLL
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
+
+/// An error with its causes ("error sending request: ... : callback host x resolves to ..."), so
+/// the recorded attempt says why, not just that it failed.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! The callback URL: the customer's dlr-url with the report's five fields appended to its query
+//! (status-model §2). Whatever query the customer put there is kept as written.
+
+use reqwest::Url;
+
+use crate::domain::{MessageId, Report};
+
+/// `url` plus `sms_unique_id`, `status`, `stat`, `dlr-mask`, `err`, percent-encoded, joined with
+/// `&` when the URL already has a query.
+pub fn callback_url(url: &str, id: &MessageId, report: &Report) -> Result<Url, InvalidUrl> {
+    let mut url = Url::parse(url).map_err(|e| InvalidUrl(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(InvalidUrl(format!(
+            "{} is not an http(s) URL with a host",
+            url.scheme()
+        )));
+    }
+    let status = report.status.callback_status().unwrap_or("SENT");
+    url.query_pairs_mut()
+        .append_pair("sms_unique_id", id.as_str())
+        .append_pair("status", status)
+        .append_pair("stat", report.stat.as_str())
+        .append_pair("dlr-mask", &report.dlr_mask.to_string())
+        .append_pair("err", &report.err.to_string());
+    Ok(url)
+}
+
+/// The stored dlr-url cannot be requested at all: it will never work, so it is not retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid callback URL: {0}")]
+pub struct InvalidUrl(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ReceiptOutcome, Report};
+
+    fn id() -> MessageId {
+        MessageId::parse("abc123").unwrap()
+    }
+
+    #[test]
+    fn the_five_fields_are_appended_as_a_new_query() {
+        let r = Report::from_receipt(ReceiptOutcome::Delivered);
+        let u = callback_url("https://example.com/dlr", &id(), &r).unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://example.com/dlr?sms_unique_id=abc123&status=DELIVERED&stat=DELIVRD&dlr-mask=1&err=000"
+        );
+    }
+
+    #[test]
+    fn an_existing_query_is_kept_and_joined_with_an_ampersand() {
+        let r = Report::from_receipt(ReceiptOutcome::Undeliverable);
+        let u = callback_url("http://example.com/cb?token=a%2Fb&x=1", &id(), &r).unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://example.com/cb?token=a%2Fb&x=1&sms_unique_id=abc123&status=FAILED&stat=UNDELIV&dlr-mask=2&err=001"
+        );
+        let u = callback_url("http://example.com/cb?", &id(), &r).unwrap();
+        assert_eq!(
+            u.query(),
+            Some("sms_unique_id=abc123&status=FAILED&stat=UNDELIV&dlr-mask=2&err=001")
+        );
+    }
+
+    #[test]
+    fn a_fragment_stays_after_the_query() {
+        let u = callback_url(
+            "http://example.com/cb#top",
+            &id(),
+            &Report::accepted_by_carrier(),
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://example.com/cb?sms_unique_id=abc123&status=SENT&stat=ACCEPTD&dlr-mask=8&err=000#top"
+        );
+    }
+
+    #[test]
+    fn a_url_that_can_never_work_is_refused() {
+        let r = Report::accepted_by_carrier();
+        assert!(callback_url("not a url", &id(), &r).is_err());
+        assert!(callback_url("ftp://example.com/", &id(), &r).is_err());
+        assert!(callback_url("mailto:x@example.com", &id(), &r).is_err());
+    }
+}

@@ -1,0 +1,861 @@
+//! The operator's configuration: a TOML file (every key documented in `docs/herald.example.toml`),
+//! scalar keys overridable from the environment as `HERALD_<SECTION>_<KEY>`, and the embedded
+//! defaults `herald serve` runs on when no file is given.
+//!
+//! Parsing is strict (unknown keys are errors) because a misspelt key silently falling back to a
+//! default is the worst kind of configuration bug. [`Config::validate`] then checks what the
+//! types cannot: routes name existing carriers, names are unique, prefixes are digits.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error("route with prefix {prefix:?} names carrier {carrier:?}, which is not configured")]
+    UnknownCarrier { prefix: String, carrier: String },
+    #[error("{kind} {name:?} is configured twice")]
+    Duplicate { kind: &'static str, name: String },
+    #[error("route prefix {0:?} must be E.164 digits only (\"\" matches every number)")]
+    BadPrefix(String),
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub carriers: Vec<CarrierConfig>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    #[serde(default)]
+    pub callbacks: CallbacksConfig,
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    #[serde(default = "default_database_url")]
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: default_database_url(),
+        }
+    }
+}
+
+fn default_database_url() -> String {
+    "sqlite://herald.db".to_owned()
+}
+
+/// How Herald binds to a carrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BindMode {
+    /// One `bind_transceiver` session for submits and receipts.
+    Transceiver,
+    /// A transmitter and a receiver session.
+    Pair,
+}
+
+/// How a carrier's `command_status` value is treated, overriding the SMPP default class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusClass {
+    /// Retry with backoff.
+    Temporary,
+    /// Retry with backoff and slow the link down.
+    Throttle,
+    /// Reject the message (NACK).
+    Permanent,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierConfig {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub system_id: String,
+    pub password: String,
+    #[serde(default = "default_bind")]
+    pub bind: BindMode,
+    /// Requests in flight per session.
+    #[serde(default = "default_window")]
+    pub window: u32,
+    /// Submits per second on this carrier.
+    #[serde(default = "default_tps")]
+    pub tps: u32,
+    /// `command_status` → class, keys written as `"0x45"` or `"69"`.
+    #[serde(default, deserialize_with = "status_overrides")]
+    pub status_overrides: BTreeMap<u32, StatusClass>,
+    #[serde(default = "default_enquire_link_secs")]
+    pub enquire_link_secs: u64,
+    #[serde(default = "default_response_timeout_secs")]
+    pub response_timeout_secs: u64,
+}
+
+fn default_bind() -> BindMode {
+    BindMode::Transceiver
+}
+fn default_window() -> u32 {
+    10
+}
+fn default_tps() -> u32 {
+    100
+}
+fn default_enquire_link_secs() -> u64 {
+    30
+}
+fn default_response_timeout_secs() -> u64 {
+    10
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// E.164 digits; the longest matching prefix wins; `""` matches every number.
+    pub prefix: String,
+    pub carrier: String,
+    /// Price per segment in the account currency, a decimal string.
+    pub price: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub username: String,
+    /// Plain text, or an argon2 PHC string (`$argon2id$...`) kept as is.
+    pub password: String,
+    #[serde(default = "default_balance")]
+    pub balance: String,
+    /// Allowed sender names; the first is the default. Empty: any sender, `from` required.
+    #[serde(default)]
+    pub senders: Vec<String>,
+    /// Default callback URL; empty means none.
+    #[serde(default)]
+    pub dlr_url: String,
+}
+
+fn default_balance() -> String {
+    "0.00".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksConfig {
+    /// Networks callback targets may be in although private, loopback or link-local.
+    #[serde(default, deserialize_with = "networks")]
+    pub allow_networks: Vec<IpNet>,
+    /// Per attempt, connect to last byte.
+    #[serde(default = "default_callback_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Delay before each retry; the callback is exhausted after the last one.
+    #[serde(default = "default_schedule", deserialize_with = "durations")]
+    pub schedule: Vec<Duration>,
+    /// Callbacks delivered at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        Self {
+            allow_networks: Vec::new(),
+            timeout_secs: default_callback_timeout_secs(),
+            schedule: default_schedule(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_callback_timeout_secs() -> u64 {
+    10
+}
+fn default_concurrency() -> usize {
+    64
+}
+fn default_schedule() -> Vec<Duration> {
+    [
+        "10s", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "8h",
+    ]
+    .iter()
+    .map(|s| parse_duration(s).expect("the built-in schedule parses"))
+    .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// How long after a message's validity we wait for a final receipt before failing it (002).
+    #[serde(default = "default_expiry_grace_secs")]
+    pub expiry_grace_secs: u64,
+    /// Temporary carrier errors tolerated per segment before it is Rejected with err 999.
+    #[serde(default = "default_submit_retry_limit")]
+    pub submit_retry_limit: u32,
+    /// Validity when a request gives none (minutes, at most 4320).
+    #[serde(default = "default_validity_minutes")]
+    pub default_validity_minutes: u32,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            expiry_grace_secs: default_expiry_grace_secs(),
+            submit_retry_limit: default_submit_retry_limit(),
+            default_validity_minutes: default_validity_minutes(),
+        }
+    }
+}
+
+fn default_expiry_grace_secs() -> u64 {
+    600
+}
+fn default_submit_retry_limit() -> u32 {
+    5
+}
+fn default_validity_minutes() -> u32 {
+    360
+}
+
+/// The longest validity a customer may ask for (three days), in minutes.
+pub const MAX_VALIDITY_MINUTES: u32 = 4320;
+
+/// The configuration `herald serve` uses without a file, and the demo account's password
+/// (generated at start, for `serve` to print).
+pub struct EmbeddedDefaults {
+    pub config: Config,
+    pub demo_password: String,
+}
+
+impl Config {
+    /// SQLite `herald.db`, HTTP on 127.0.0.1:8080, the in-process simulated carrier "sim" on
+    /// 127.0.0.1:2775 serving every number, and a `demo` account with a fresh random password.
+    pub fn embedded_defaults() -> EmbeddedDefaults {
+        let demo_password: String = rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(20)
+            .map(char::from)
+            .collect();
+        let config = Config {
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            carriers: vec![CarrierConfig {
+                name: "sim".into(),
+                host: "127.0.0.1".into(),
+                port: 2775,
+                system_id: "herald".into(),
+                password: "herald".into(),
+                bind: BindMode::Transceiver,
+                window: default_window(),
+                tps: default_tps(),
+                status_overrides: BTreeMap::new(),
+                enquire_link_secs: default_enquire_link_secs(),
+                response_timeout_secs: default_response_timeout_secs(),
+            }],
+            routes: vec![RouteConfig {
+                prefix: String::new(),
+                carrier: "sim".into(),
+                price: "0.05".into(),
+            }],
+            accounts: vec![AccountConfig {
+                username: "demo".into(),
+                password: demo_password.clone(),
+                balance: "100.00".into(),
+                senders: vec!["Herald".into()],
+                dlr_url: String::new(),
+            }],
+            callbacks: CallbacksConfig {
+                allow_networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+                ..CallbacksConfig::default()
+            },
+            pipeline: PipelineConfig::default(),
+        };
+        EmbeddedDefaults {
+            config,
+            demo_password,
+        }
+    }
+
+    /// What `herald serve` runs on: the file when given, else the embedded defaults (whose demo
+    /// password is returned for printing); `HERALD_...` overrides applied, validated.
+    pub fn load(path: Option<&Path>) -> Result<(Self, Option<String>), ConfigError> {
+        match path {
+            Some(path) => Ok((Self::from_file(path)?, None)),
+            None => {
+                let EmbeddedDefaults {
+                    mut config,
+                    demo_password,
+                } = Self::embedded_defaults();
+                config.apply_env(std::env::vars())?;
+                config.validate()?;
+                Ok((config, Some(demo_password)))
+            }
+        }
+    }
+
+    /// Parses a TOML document (no environment overrides, no validation).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads `path`, applies `HERALD_...` overrides from the process environment, validates.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Self::from_toml_str(&text)?;
+        config.apply_env(std::env::vars())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies `HERALD_<SECTION>_<KEY>` overrides for the scalar keys of `[http]`, `[database]`,
+    /// `[callbacks]` and `[pipeline]` (and the two list keys of `[callbacks]`, comma-separated).
+    /// Other `HERALD_` variables are left alone: they belong to the command line.
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (var, value) in vars {
+            let Some(rest) = var.strip_prefix("HERALD_") else {
+                continue;
+            };
+            let Some((section, key)) = ["HTTP_", "DATABASE_", "CALLBACKS_", "PIPELINE_"]
+                .iter()
+                .find_map(|s| rest.strip_prefix(s).map(|k| (&s[..s.len() - 1], k)))
+            else {
+                continue;
+            };
+            self.apply_override(section, &key.to_ascii_lowercase(), value.trim())
+                .map_err(|reason| ConfigError::Env {
+                    var: var.clone(),
+                    reason,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn apply_override(&mut self, section: &str, key: &str, value: &str) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+            v.parse()
+                .map_err(|_| format!("{v:?} is not a valid number"))
+        }
+        match (section, key) {
+            ("HTTP", "listen") => {
+                self.http.listen = value
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not an address like 127.0.0.1:8080"))?
+            }
+            ("DATABASE", "url") => self.database.url = value.to_owned(),
+            ("CALLBACKS", "timeout_secs") => self.callbacks.timeout_secs = num(value)?,
+            ("CALLBACKS", "concurrency") => self.callbacks.concurrency = num(value)?,
+            ("CALLBACKS", "schedule") => {
+                self.callbacks.schedule = split_list(value)
+                    .map(parse_duration)
+                    .collect::<Result<_, _>>()?
+            }
+            ("CALLBACKS", "allow_networks") => {
+                self.callbacks.allow_networks = split_list(value)
+                    .map(parse_network)
+                    .collect::<Result<_, _>>()?
+            }
+            ("PIPELINE", "expiry_grace_secs") => self.pipeline.expiry_grace_secs = num(value)?,
+            ("PIPELINE", "submit_retry_limit") => self.pipeline.submit_retry_limit = num(value)?,
+            ("PIPELINE", "default_validity_minutes") => {
+                self.pipeline.default_validity_minutes = num(value)?
+            }
+            _ => return Err(format!("[{}] has no key {key:?}", section.to_lowercase())),
+        }
+        Ok(())
+    }
+
+    /// Checks what the types cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, reason: &str| ConfigError::Invalid {
+            key,
+            reason: reason.to_owned(),
+        };
+        unique("carrier", self.carriers.iter().map(|c| c.name.as_str()))?;
+        unique("account", self.accounts.iter().map(|a| a.username.as_str()))?;
+        unique(
+            "route prefix",
+            self.routes.iter().map(|r| r.prefix.as_str()),
+        )?;
+
+        for c in &self.carriers {
+            let key = |k: &str| format!("carriers[{}].{k}", c.name);
+            if c.name.trim().is_empty() {
+                return Err(invalid("carriers.name".into(), "must not be empty"));
+            }
+            if c.host.trim().is_empty() {
+                return Err(invalid(key("host"), "must not be empty"));
+            }
+            // SMPP caps system_id at 15 and password at 8 octets plus NUL.
+            if c.system_id.len() > 15 {
+                return Err(invalid(key("system_id"), "at most 15 characters (SMPP)"));
+            }
+            if c.password.len() > 8 {
+                return Err(invalid(key("password"), "at most 8 characters (SMPP)"));
+            }
+            if c.window == 0 || c.tps == 0 {
+                return Err(invalid(key("window/tps"), "must be at least 1"));
+            }
+            if c.response_timeout_secs == 0 {
+                return Err(invalid(key("response_timeout_secs"), "must be at least 1"));
+            }
+        }
+        let carriers: HashSet<&str> = self.carriers.iter().map(|c| c.name.as_str()).collect();
+        for r in &self.routes {
+            if !r.prefix.bytes().all(|b| b.is_ascii_digit()) || r.prefix.len() > 15 {
+                return Err(ConfigError::BadPrefix(r.prefix.clone()));
+            }
+            if !carriers.contains(r.carrier.as_str()) {
+                return Err(ConfigError::UnknownCarrier {
+                    prefix: r.prefix.clone(),
+                    carrier: r.carrier.clone(),
+                });
+            }
+            if !is_decimal(&r.price) {
+                return Err(invalid(
+                    format!("routes[{:?}].price", r.prefix),
+                    "must be a decimal like \"0.05\"",
+                ));
+            }
+        }
+        for a in &self.accounts {
+            let key = |k: &str| format!("accounts[{}].{k}", a.username);
+            if a.username.trim().is_empty() {
+                return Err(invalid("accounts.username".into(), "must not be empty"));
+            }
+            if a.password.is_empty() {
+                return Err(invalid(key("password"), "must not be empty"));
+            }
+            if !is_decimal(&a.balance) {
+                return Err(invalid(key("balance"), "must be a decimal like \"100.00\""));
+            }
+            if a.senders
+                .iter()
+                .any(|s| s.is_empty() || s.chars().count() > 20)
+            {
+                return Err(invalid(key("senders"), "each sender is 1 to 20 characters"));
+            }
+            if !a.dlr_url.is_empty() && !is_http_url(&a.dlr_url) {
+                return Err(invalid(
+                    key("dlr_url"),
+                    "must be an http:// or https:// URL",
+                ));
+            }
+        }
+        if self.callbacks.concurrency == 0 || self.callbacks.timeout_secs == 0 {
+            return Err(invalid(
+                "callbacks.concurrency/timeout_secs".into(),
+                "must be at least 1",
+            ));
+        }
+        let v = self.pipeline.default_validity_minutes;
+        if v == 0 || v > MAX_VALIDITY_MINUTES {
+            return Err(invalid(
+                "pipeline.default_validity_minutes".into(),
+                "must be between 1 and 4320",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(ConfigError::Duplicate {
+                kind,
+                name: name.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `12`, `0.05`, `100.00`: what the store and the price list keep as decimal strings.
+pub fn is_decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub fn is_http_url(s: &str) -> bool {
+    (s.starts_with("http://") || s.starts_with("https://")) && reqwest::Url::parse(s).is_ok()
+}
+
+fn split_list(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Parses `500ms`, `10s`, `5m`, `2h`, `1d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{s:?} has no unit (ms, s, m, h or d)"))?;
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} does not start with a number"))?;
+    let millis_per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{s:?} has an unknown unit (use ms, s, m, h or d)")),
+    };
+    n.checked_mul(millis_per)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`::1`).
+pub fn parse_network(s: &str) -> Result<IpNet, String> {
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not a network like 10.0.0.0/8 or an address"))
+}
+
+/// `"0x45"` or `"69"`.
+pub fn parse_command_status(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("{s:?} is not a command_status like \"0x45\" or \"69\""))
+}
+
+fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| parse_duration(s).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| parse_network(s).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn status_overrides<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<u32, StatusClass>, D::Error> {
+    BTreeMap::<String, StatusClass>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| {
+            parse_command_status(&k)
+                .map(|code| (code, v))
+                .map_err(serde::de::Error::custom)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPERATIONS_EXAMPLE: &str = r#"
+[http]
+listen = "127.0.0.1:8080"
+
+[database]
+url = "sqlite://herald.db"
+
+[[carriers]]
+name = "sim"
+host = "127.0.0.1"
+port = 2775
+system_id = "herald"
+password = "secret"
+bind = "transceiver"
+window = 10
+tps = 100
+
+[[routes]]
+prefix = "372"
+carrier = "sim"
+price = "0.05"
+
+[[accounts]]
+username = "demo"
+password = "demo-secret"
+balance = "100.00"
+senders = ["Herald"]
+dlr_url = ""
+
+[callbacks]
+allow_networks = ["127.0.0.0/8"]
+"#;
+
+    fn parse(text: &str) -> Config {
+        let c = Config::from_toml_str(text).expect("parses");
+        c.validate().expect("valid");
+        c
+    }
+
+    #[test]
+    fn the_operations_example_parses_with_defaults_for_the_rest() {
+        let c = parse(OPERATIONS_EXAMPLE);
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.carriers[0].bind, BindMode::Transceiver);
+        assert_eq!(c.carriers[0].enquire_link_secs, 30);
+        assert_eq!(c.routes[0].prefix, "372");
+        assert_eq!(c.accounts[0].senders, vec!["Herald"]);
+        assert_eq!(
+            c.callbacks.allow_networks,
+            vec!["127.0.0.0/8".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(c.callbacks.timeout_secs, 10);
+        assert_eq!(c.callbacks.concurrency, 64);
+        assert_eq!(c.callbacks.schedule.len(), 10);
+        assert_eq!(c.callbacks.schedule[0], Duration::from_secs(10));
+        assert_eq!(c.callbacks.schedule[9], Duration::from_secs(8 * 3600));
+        assert_eq!(c.pipeline, PipelineConfig::default());
+        assert_eq!(c.pipeline.expiry_grace_secs, 600);
+        assert_eq!(c.pipeline.submit_retry_limit, 5);
+        assert_eq!(c.pipeline.default_validity_minutes, 360);
+    }
+
+    #[test]
+    fn the_example_file_in_docs_is_valid() {
+        let text = include_str!("../../../docs/herald.example.toml");
+        let c = parse(text);
+        assert!(!c.carriers.is_empty() && !c.routes.is_empty() && !c.accounts.is_empty());
+    }
+
+    #[test]
+    fn load_reads_a_file_or_falls_back_to_the_embedded_defaults() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/herald.example.toml"
+        );
+        let (from_file, password) = Config::load(Some(Path::new(path))).unwrap();
+        assert_eq!(from_file.routes.len(), 2);
+        assert_eq!(password, None);
+        let (embedded, password) = Config::load(None).unwrap();
+        assert_eq!(embedded.accounts[0].password, password.unwrap());
+        let err = Config::load(Some(Path::new("/nonexistent/herald.toml"))).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn status_overrides_accept_hex_and_decimal_codes() {
+        let text = OPERATIONS_EXAMPLE.replace(
+            "tps = 100",
+            "tps = 100\nstatus_overrides = { \"0x45\" = \"temporary\", \"88\" = \"throttle\", \"0x0B\" = \"permanent\" }",
+        );
+        let c = parse(&text);
+        let o = &c.carriers[0].status_overrides;
+        assert_eq!(o.get(&0x45), Some(&StatusClass::Temporary));
+        assert_eq!(o.get(&88), Some(&StatusClass::Throttle));
+        assert_eq!(o.get(&0x0B), Some(&StatusClass::Permanent));
+    }
+
+    #[test]
+    fn a_bad_status_override_code_is_a_clear_error() {
+        let text = OPERATIONS_EXAMPLE.replace(
+            "tps = 100",
+            "tps = 100\nstatus_overrides = { \"0xZZ\" = \"temporary\" }",
+        );
+        let err = Config::from_toml_str(&text).unwrap_err().to_string();
+        assert!(err.contains("0xZZ"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused() {
+        let text = OPERATIONS_EXAMPLE.replace("tps = 100", "tsp = 100");
+        let err = Config::from_toml_str(&text).unwrap_err().to_string();
+        assert!(err.contains("tsp"), "{err}");
+    }
+
+    #[test]
+    fn a_route_to_an_unknown_carrier_is_refused() {
+        let text = OPERATIONS_EXAMPLE.replace("carrier = \"sim\"", "carrier = \"elisa\"");
+        let err = Config::from_toml_str(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::UnknownCarrier { ref carrier, .. } if carrier == "elisa")
+        );
+        assert!(err.to_string().contains("elisa"));
+    }
+
+    #[test]
+    fn duplicate_carrier_names_are_refused() {
+        let carrier = OPERATIONS_EXAMPLE
+            .split("[[carriers]]")
+            .nth(1)
+            .unwrap()
+            .split("[[routes]]")
+            .next()
+            .unwrap();
+        let text = format!("{OPERATIONS_EXAMPLE}\n[[carriers]]{carrier}");
+        let err = Config::from_toml_str(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Duplicate {
+                    kind: "carrier",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_prefix_with_a_plus_or_letters_is_refused() {
+        for bad in ["+372", "37a", " 372"] {
+            let text =
+                OPERATIONS_EXAMPLE.replace("prefix = \"372\"", &format!("prefix = \"{bad}\""));
+            let err = Config::from_toml_str(&text)
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert!(matches!(err, ConfigError::BadPrefix(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_scalar_keys_of_the_four_sections() {
+        let mut c = parse(OPERATIONS_EXAMPLE);
+        c.apply_env([
+            ("HERALD_HTTP_LISTEN".to_owned(), "0.0.0.0:9000".to_owned()),
+            (
+                "HERALD_DATABASE_URL".to_owned(),
+                "sqlite:///var/lib/herald.db".to_owned(),
+            ),
+            ("HERALD_CALLBACKS_TIMEOUT_SECS".to_owned(), "3".to_owned()),
+            ("HERALD_CALLBACKS_SCHEDULE".to_owned(), "1s, 2s".to_owned()),
+            (
+                "HERALD_PIPELINE_SUBMIT_RETRY_LIMIT".to_owned(),
+                "9".to_owned(),
+            ),
+            ("HERALD_CONFIG".to_owned(), "ignored.toml".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(c.http.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.database.url, "sqlite:///var/lib/herald.db");
+        assert_eq!(c.callbacks.timeout_secs, 3);
+        assert_eq!(
+            c.callbacks.schedule,
+            vec![Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        assert_eq!(c.pipeline.submit_retry_limit, 9);
+    }
+
+    #[test]
+    fn an_unknown_or_malformed_environment_override_names_the_variable() {
+        let mut c = parse(OPERATIONS_EXAMPLE);
+        let err = c
+            .apply_env([("HERALD_HTTP_LISTN".to_owned(), "x".to_owned())])
+            .unwrap_err();
+        assert!(err.to_string().contains("HERALD_HTTP_LISTN"), "{err}");
+        let err = c
+            .apply_env([("HERALD_CALLBACKS_CONCURRENCY".to_owned(), "many".to_owned())])
+            .unwrap_err();
+        assert!(err.to_string().contains("many"), "{err}");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn embedded_defaults_are_valid_and_generate_a_demo_password() {
+        let a = Config::embedded_defaults();
+        let b = Config::embedded_defaults();
+        a.config.validate().unwrap();
+        assert_eq!(a.config.database.url, "sqlite://herald.db");
+        assert_eq!(a.config.carriers[0].port, 2775);
+        assert_eq!(a.config.routes[0].prefix, "");
+        assert_eq!(a.config.accounts[0].username, "demo");
+        assert_eq!(a.config.accounts[0].password, a.demo_password);
+        assert_eq!(a.demo_password.len(), 20);
+        assert_ne!(a.demo_password, b.demo_password);
+        let allowed = &a.config.callbacks.allow_networks;
+        assert!(
+            allowed
+                .iter()
+                .any(|n| n.contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()))
+        );
+        assert!(
+            allowed
+                .iter()
+                .any(|n| n.contains(&"::1".parse::<std::net::IpAddr>().unwrap()))
+        );
+    }
+}

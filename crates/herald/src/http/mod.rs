@@ -1,0 +1,156 @@
+//! The customer-facing HTTP edge. Today: the plain-text compatibility API (`/send_sms`,
+//! `/get_dlr_response`) of api.md §1, and `/health`.
+//!
+//! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
+//! `FAILED <code>` (temporary), typed `text/html; charset=UTF-8` because existing clients check
+//! for exactly that.
+//!
+//! Architecture Invariant: handlers decide nothing about a message's fate beyond what makes the
+//! request unusable (status-model §4); everything else becomes a Rejected message in the store.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::Notify;
+
+use crate::accounts::Authenticator;
+use crate::clock::Clock;
+use crate::routing::Routes;
+use crate::store::{Account, SharedStore};
+
+mod get_dlr_response;
+pub mod params;
+mod send_sms;
+
+pub use params::Params;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: SharedStore,
+    pub routes: Arc<Routes>,
+    pub auth: Arc<Authenticator>,
+    /// Woken after a message is accepted for submission.
+    pub submit_wake: Arc<Notify>,
+    /// Woken after a message is rejected at acceptance (its callback is already queued).
+    pub callback_wake: Arc<Notify>,
+    pub defaults: ApiDefaults,
+    pub clock: Clock,
+}
+
+/// Operator defaults the API applies when a request leaves something out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiDefaults {
+    /// Validity when `validity` is absent, in minutes.
+    pub validity_minutes: u32,
+}
+
+impl Default for ApiDefaults {
+    fn default() -> Self {
+        Self {
+            validity_minutes: 360,
+        }
+    }
+}
+
+/// The plain-text API's routes (each path with and without a trailing slash, GET and POST) and
+/// `/health`.
+pub fn router(state: ApiState) -> Router {
+    let send = get(send_sms::send_sms).post(send_sms::send_sms);
+    let status = get(get_dlr_response::get_dlr_response).post(get_dlr_response::get_dlr_response);
+    Router::new()
+        .route("/send_sms", send.clone())
+        .route("/send_sms/", send)
+        .route("/get_dlr_response", status.clone())
+        .route("/get_dlr_response/", status)
+        .route("/health", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+/// One line of the plain-text API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Ok(String),
+    /// Permanent: retrying the same request will not help.
+    Error(u16),
+    /// Temporary: retry later.
+    Failed(u16),
+}
+
+/// `ERROR 101`: bad credentials.
+pub const BAD_CREDENTIALS: Answer = Answer::Error(101);
+/// `ERROR 102`: parameters wrong or missing.
+pub const BAD_PARAMETERS: Answer = Answer::Error(102);
+/// `ERROR 107`: unknown `sms_unique_id` (or another account's).
+pub const UNKNOWN_ID: Answer = Answer::Error(107);
+/// `FAILED 102`: no delivery report yet.
+pub const NO_REPORT_YET: Answer = Answer::Failed(102);
+/// `FAILED 209`: server failure, retry.
+pub const SERVER_FAILURE: Answer = Answer::Failed(209);
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Ok(v) => write!(f, "OK {v}"),
+            Answer::Error(code) => write!(f, "ERROR {code}"),
+            Answer::Failed(code) => write!(f, "FAILED {code}"),
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=UTF-8"),
+            )],
+            self.to_string(),
+        )
+            .into_response()
+    }
+}
+
+/// The request's parameters: the query string, plus the body when it is a form (or untyped, as
+/// some minimal clients send it). Other bodies are ignored.
+fn request_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Params {
+    let is_form = match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        Some(ct) => ct
+            .to_str()
+            .map(|ct| {
+                ct.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            })
+            .unwrap_or(false),
+    };
+    let body = (is_form && !body.is_empty()).then_some(body);
+    Params::merge(query, body)
+}
+
+/// The account named by `username`/`password`, or the answer to give instead.
+async fn authenticate(state: &ApiState, params: &Params) -> Result<Account, Answer> {
+    let (Some(username), Some(password)) = (params.text("username"), params.bytes("password"))
+    else {
+        return Err(BAD_CREDENTIALS);
+    };
+    let Ok(password) = std::str::from_utf8(password) else {
+        return Err(BAD_CREDENTIALS);
+    };
+    match state.auth.verify(username, password).await {
+        Ok(Some(account)) => Ok(account),
+        Ok(None) => Err(BAD_CREDENTIALS),
+        Err(e) => {
+            tracing::error!(error = %e, "account lookup failed");
+            Err(SERVER_FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,570 @@
+//! `send_sms`: check the request, turn it into a [`NewMessage`], make it durable, answer
+//! `OK <sms_unique_id>`.
+//!
+//! Only what makes the request unusable is answered with an error (missing or malformed
+//! parameters, bad credentials, a store failure). A number that is impossible or that no route
+//! serves, or a sender the account may not use, is a property of the message: it is accepted and
+//! stored as Rejected with its `err` code, so the customer learns it the way the status model
+//! says — through the callback and the status query (status-model §4).
+//!
+//! `autoconvert`, `udh`, `mclass` and `text-store=sha256` are validated here but their effect on
+//! the message is not applied yet; `text-store=sha256` keeps no text at all until hashing lands,
+//! which errs on the side of the customer's privacy.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use herald_smpp::text;
+
+use super::{Answer, ApiDefaults, ApiState, BAD_PARAMETERS, Params, SERVER_FAILURE};
+use crate::config::{MAX_VALIDITY_MINUTES, is_http_url};
+use crate::domain::{ErrCode, MessageId, Report};
+use crate::routing::Routes;
+use crate::store::{Account, Millis, NewMessage, NewSegment};
+
+pub(super) async fn send_sms(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let params = super::request_params(query.as_deref(), &headers, &body);
+    let account = match super::authenticate(&state, &params).await {
+        Ok(account) => account,
+        Err(answer) => return answer,
+    };
+    let now = (state.clock)();
+    let request = match SendRequest::parse(&params, &account, state.defaults, now) {
+        Ok(request) => request,
+        Err(problem) => {
+            tracing::debug!(account = account.id, %problem, "send_sms refused");
+            return BAD_PARAMETERS;
+        }
+    };
+    let message = request.into_message(
+        &account,
+        &state.routes,
+        MessageId::generate(),
+        now,
+        rand::random(),
+    );
+    let id = message.id.clone();
+    let rejection = message.rejection;
+    if let Err(e) = state.store.accept(message).await {
+        tracing::error!(error = %e, "accepting a message failed");
+        return SERVER_FAILURE;
+    }
+    match rejection {
+        Some(report) => {
+            tracing::debug!(%id, err = %report.err, "message rejected at acceptance");
+            state.callback_wake.notify_one();
+        }
+        None => {
+            tracing::debug!(%id, "message accepted");
+            state.submit_wake.notify_one();
+        }
+    }
+    Answer::Ok(id.to_string())
+}
+
+/// Why a request is unusable (logged, never shown: the client gets `ERROR 102`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParamProblem {
+    #[error("missing parameter {0}")]
+    Missing(&'static str),
+    #[error("malformed parameter {0}")]
+    Malformed(&'static str),
+    #[error("give either text or data, not both")]
+    TextAndData,
+    #[error("the message needs more than {} segments", text::MAX_PARTS)]
+    TooLong,
+}
+
+/// The destination as the customer wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// E.164 digits without `+`.
+    Number(String),
+    /// Not a number: kept (shortened) for the customer's view, and rejected with err 005.
+    Invalid(String),
+}
+
+impl Destination {
+    /// Accepts an optional leading `+` and spaces; what remains must be 1 to 15 digits.
+    pub fn parse(raw: &str) -> Self {
+        let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+        let digits = compact.strip_prefix('+').unwrap_or(&compact);
+        if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Destination::Number(digits.to_owned())
+        } else {
+            Destination::Invalid(compact.chars().take(32).collect())
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    Text(String),
+    /// Binary, sent with `data_coding` 4.
+    Data(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Autoconvert {
+    On,
+    Full,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextStore {
+    Plaintext,
+    Sha256,
+    Nostore,
+}
+
+/// A `send_sms` request with every parameter checked and defaulted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    pub destination: Destination,
+    pub content: Content,
+    pub sender: String,
+    pub dlr_url: Option<String>,
+    pub not_before: Millis,
+    pub validity_minutes: u32,
+    pub autoconvert: Autoconvert,
+    pub udh: Option<Vec<u8>>,
+    pub mclass: Option<u8>,
+    pub text_store: TextStore,
+}
+
+impl SendRequest {
+    pub fn parse(
+        params: &Params,
+        account: &Account,
+        defaults: ApiDefaults,
+        now: Millis,
+    ) -> Result<Self, ParamProblem> {
+        use ParamProblem::{Malformed, Missing};
+
+        let to = params.text("to").ok_or(Missing("to"))?;
+        let content = match (params.bytes("text"), params.bytes("data")) {
+            (Some(_), Some(_)) => return Err(ParamProblem::TextAndData),
+            (Some(raw), None) => Content::Text(decode_charset(raw, params.text("charset"))?),
+            (None, Some(raw)) if !raw.is_empty() => Content::Data(raw.to_vec()),
+            _ => return Err(Missing("text")),
+        };
+        match &content {
+            Content::Text(t) if t.is_empty() => return Err(Missing("text")),
+            Content::Text(t) if text::segment_count(t) > text::MAX_PARTS => {
+                return Err(ParamProblem::TooLong);
+            }
+            Content::Data(d) if text::binary_segment_count(d) > text::MAX_PARTS => {
+                return Err(ParamProblem::TooLong);
+            }
+            _ => {}
+        }
+
+        if params.is_malformed_text("from") {
+            return Err(Malformed("from"));
+        }
+        let sender = params
+            .text("from")
+            .or_else(|| account.record.senders.first().map(String::as_str))
+            .ok_or(Missing("from"))?;
+        // SMPP's source_addr holds 20 characters.
+        if sender.chars().count() > 20 {
+            return Err(Malformed("from"));
+        }
+
+        let dlr_url = match params.text("dlr-url") {
+            Some(url) if is_http_url(url) => Some(url.to_owned()),
+            Some(_) => return Err(Malformed("dlr-url")),
+            None if params.is_malformed_text("dlr-url") => return Err(Malformed("dlr-url")),
+            None => account.record.dlr_url.clone().filter(|u| !u.is_empty()),
+        };
+
+        let not_before = match params.text("time_to_send") {
+            None => now,
+            Some(s) => {
+                let secs: i64 = s.parse().map_err(|_| Malformed("time_to_send"))?;
+                secs.checked_mul(1000)
+                    .ok_or(Malformed("time_to_send"))?
+                    .max(now)
+            }
+        };
+
+        let validity_minutes = match params.text("validity") {
+            None => defaults.validity_minutes,
+            Some(s) => match s.parse::<u64>() {
+                Ok(0) | Err(_) => return Err(Malformed("validity")),
+                // Longer than the network keeps a message anyway: cap rather than refuse.
+                Ok(m) => m.min(MAX_VALIDITY_MINUTES as u64) as u32,
+            },
+        };
+
+        let autoconvert = match params.text("autoconvert") {
+            None | Some("on") => Autoconvert::On,
+            Some("full") => Autoconvert::Full,
+            Some("off") => Autoconvert::Off,
+            Some(_) => return Err(Malformed("autoconvert")),
+        };
+
+        let udh = match params.text("udh") {
+            None => None,
+            Some(hex) => Some(parse_udh(hex).ok_or(Malformed("udh"))?),
+        };
+
+        let mclass = match params.text("mclass") {
+            None => None,
+            Some(s) => match s.parse::<u8>() {
+                Ok(c @ 0..=3) => Some(c),
+                _ => return Err(Malformed("mclass")),
+            },
+        };
+
+        let text_store = match params.text("text-store") {
+            None | Some("plaintext") => TextStore::Plaintext,
+            Some("sha256") => TextStore::Sha256,
+            Some("nostore") => TextStore::Nostore,
+            Some(_) => return Err(Malformed("text-store")),
+        };
+
+        Ok(Self {
+            destination: Destination::parse(to),
+            content,
+            sender: sender.to_owned(),
+            dlr_url,
+            not_before,
+            validity_minutes,
+            autoconvert,
+            udh,
+            mclass,
+            text_store,
+        })
+    }
+
+    /// The message to store: routed, encoded into segments, and already Rejected when a rule
+    /// refuses it. `concat_ref` ties the segments together on the handset.
+    pub fn into_message(
+        self,
+        account: &Account,
+        routes: &Routes,
+        id: MessageId,
+        now: Millis,
+        concat_ref: u8,
+    ) -> NewMessage {
+        let route = match &self.destination {
+            Destination::Number(digits) => routes.route(digits),
+            Destination::Invalid(_) => None,
+        };
+        let senders = &account.record.senders;
+        let rejection = if route.is_none() {
+            // An impossible number and an unserved one share err 005 (status-model §2).
+            Some(Report::rejected_by_rule(ErrCode::NO_ROUTE))
+        } else if !senders.is_empty() && !senders.contains(&self.sender) {
+            Some(Report::rejected_by_rule(ErrCode::SENDER_NOT_ALLOWED))
+        } else {
+            None
+        };
+        let route = route.filter(|_| rejection.is_none());
+
+        let (data_coding, esm_class, parts) = match &self.content {
+            Content::Text(t) => {
+                let e = text::encode(t, concat_ref);
+                (e.data_coding, e.esm_class, e.parts)
+            }
+            Content::Data(d) => {
+                let parts = text::encode_binary(d, concat_ref);
+                let esm = if parts.len() > 1 {
+                    text::ESM_CLASS_UDHI
+                } else {
+                    0
+                };
+                (text::DATA_CODING_BINARY, esm, parts)
+            }
+        };
+        let segments = parts
+            .into_iter()
+            .enumerate()
+            .map(|(seq, payload)| NewSegment {
+                seq: seq as u32,
+                data_coding,
+                esm_class,
+                payload,
+            })
+            .collect();
+        let text = match (&self.content, self.text_store) {
+            (Content::Text(t), TextStore::Plaintext) => Some(t.clone()),
+            _ => None,
+        };
+        let destination = match self.destination {
+            Destination::Number(d) | Destination::Invalid(d) => d,
+        };
+
+        NewMessage {
+            id,
+            account_id: account.id,
+            destination,
+            sender: self.sender,
+            text,
+            dlr_url: self.dlr_url,
+            carrier: route.map(|r| r.carrier.clone()),
+            price: route.map(|r| r.price.clone()),
+            validity: Duration::from_secs(u64::from(self.validity_minutes) * 60),
+            not_before: self.not_before,
+            segments,
+            rejection,
+            accepted_at: now,
+        }
+    }
+}
+
+/// The text in the client's `charset` (UTF-8 unless it names Latin-1).
+fn decode_charset(raw: &[u8], charset: Option<&str>) -> Result<String, ParamProblem> {
+    match charset.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("utf-8" | "utf8") => {
+            String::from_utf8(raw.to_vec()).map_err(|_| ParamProblem::Malformed("text"))
+        }
+        Some("iso-8859-1" | "latin1" | "latin-1") => Ok(raw.iter().map(|&b| b as char).collect()),
+        Some(_) => Err(ParamProblem::Malformed("charset")),
+    }
+}
+
+/// Hex octets of a user data header whose length octet matches.
+fn parse_udh(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || hex.len() > 280 {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    (bytes.first().map(|&l| l as usize + 1) == Some(bytes.len())).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Status;
+    use crate::routing::Route;
+    use crate::store::AccountRecord;
+
+    const NOW: Millis = 1_800_000_000_000;
+
+    fn account() -> Account {
+        Account {
+            id: 7,
+            record: AccountRecord {
+                username: "demo".into(),
+                password_hash: String::new(),
+                balance: "10.00".into(),
+                senders: vec!["Herald".into(), "Shop".into()],
+                dlr_url: Some("https://example.com/dlr".into()),
+            },
+        }
+    }
+
+    fn parse(query: &str) -> Result<SendRequest, ParamProblem> {
+        SendRequest::parse(
+            &Params::merge(Some(query), None),
+            &account(),
+            ApiDefaults::default(),
+            NOW,
+        )
+    }
+
+    fn routes() -> Routes {
+        Routes::new(vec![Route {
+            prefix: "372".into(),
+            carrier: "sim".into(),
+            price: "0.05".into(),
+        }])
+    }
+
+    fn message(query: &str) -> NewMessage {
+        parse(query)
+            .unwrap()
+            .into_message(&account(), &routes(), MessageId::generate(), NOW, 0x11)
+    }
+
+    #[test]
+    fn a_number_with_plus_and_spaces_is_normalised_to_digits() {
+        assert_eq!(
+            Destination::parse("+372 5555 5555"),
+            Destination::Number("37255555555".into())
+        );
+        assert_eq!(
+            Destination::parse("37255555555"),
+            Destination::Number("37255555555".into())
+        );
+        assert!(matches!(
+            Destination::parse("+372-5555"),
+            Destination::Invalid(_)
+        ));
+        assert!(matches!(
+            Destination::parse("++372"),
+            Destination::Invalid(_)
+        ));
+        assert!(matches!(
+            Destination::parse("1234567890123456"),
+            Destination::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn missing_to_or_text_is_a_parameter_error() {
+        assert_eq!(parse("text=hi"), Err(ParamProblem::Missing("to")));
+        assert_eq!(parse("to=372555"), Err(ParamProblem::Missing("text")));
+        assert_eq!(parse("to=372555&text="), Err(ParamProblem::Missing("text")));
+        assert_eq!(
+            parse("to=372555&text=a&data=b"),
+            Err(ParamProblem::TextAndData)
+        );
+    }
+
+    #[test]
+    fn account_defaults_fill_in_sender_and_dlr_url() {
+        let r = parse("to=372555&text=hi").unwrap();
+        assert_eq!(r.sender, "Herald");
+        assert_eq!(r.dlr_url.as_deref(), Some("https://example.com/dlr"));
+        assert_eq!(r.validity_minutes, 360);
+        assert_eq!(r.not_before, NOW);
+        let r =
+            parse("to=372555&text=hi&from=Shop&dlr-url=http%3A%2F%2Fx.test%2Fcb%3Fa%3D1").unwrap();
+        assert_eq!(r.sender, "Shop");
+        assert_eq!(r.dlr_url.as_deref(), Some("http://x.test/cb?a=1"));
+    }
+
+    #[test]
+    fn malformed_optional_parameters_are_parameter_errors() {
+        for bad in [
+            "dlr-url=ftp%3A%2F%2Fx",
+            "time_to_send=tomorrow",
+            "validity=0",
+            "validity=-5",
+            "autoconvert=maybe",
+            "udh=0500030A0201ZZ",
+            "udh=050003",
+            "mclass=4",
+            "text-store=cloud",
+            "charset=koi8-r",
+            "from=ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        ] {
+            assert!(parse(&format!("to=372555&text=hi&{bad}")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_to_send_in_the_past_means_now_and_in_the_future_schedules() {
+        assert_eq!(parse("to=1&text=a&time_to_send=1").unwrap().not_before, NOW);
+        let later = NOW / 1000 + 3600;
+        let r = parse(&format!("to=1&text=a&time_to_send={later}")).unwrap();
+        assert_eq!(r.not_before, later * 1000);
+    }
+
+    #[test]
+    fn validity_above_three_days_is_capped() {
+        assert_eq!(
+            parse("to=1&text=a&validity=10").unwrap().validity_minutes,
+            10
+        );
+        assert_eq!(
+            parse("to=1&text=a&validity=99999")
+                .unwrap()
+                .validity_minutes,
+            4320
+        );
+    }
+
+    #[test]
+    fn optional_parameters_are_accepted_when_well_formed() {
+        let r = parse("to=1&text=a&autoconvert=off&udh=0500030A0201&mclass=0&text-store=nostore")
+            .unwrap();
+        assert_eq!(r.autoconvert, Autoconvert::Off);
+        assert_eq!(r.udh, Some(vec![5, 0, 3, 0x0A, 2, 1]));
+        assert_eq!(r.mclass, Some(0));
+        assert_eq!(r.text_store, TextStore::Nostore);
+    }
+
+    #[test]
+    fn latin1_text_is_decoded_when_the_charset_says_so() {
+        let r = parse("to=1&text=%F5&charset=ISO-8859-1").unwrap();
+        assert_eq!(r.content, Content::Text("õ".into()));
+        assert_eq!(parse("to=1&text=%F5"), Err(ParamProblem::Malformed("text")));
+    }
+
+    #[test]
+    fn a_routed_message_carries_carrier_price_and_segments() {
+        let m = message("to=%2B37255555555&text=hello");
+        assert_eq!(m.destination, "37255555555");
+        assert_eq!(m.carrier.as_deref(), Some("sim"));
+        assert_eq!(m.price.as_deref(), Some("0.05"));
+        assert_eq!(m.rejection, None);
+        assert_eq!(m.account_id, 7);
+        assert_eq!(m.validity, Duration::from_secs(360 * 60));
+        assert_eq!(m.text.as_deref(), Some("hello"));
+        assert_eq!(
+            m.segments,
+            vec![NewSegment {
+                seq: 0,
+                data_coding: 0,
+                esm_class: 0,
+                payload: b"hello".to_vec()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_long_text_becomes_concatenated_segments() {
+        let m = message(&format!("to=372555&text={}", "a".repeat(200)));
+        assert_eq!(m.segments.len(), 2);
+        assert!(m.segments.iter().all(|s| s.esm_class == 0x40));
+        assert_eq!(&m.segments[1].payload[..6], &[5, 0, 3, 0x11, 2, 2]);
+        assert_eq!(m.segments[1].seq, 1);
+    }
+
+    #[test]
+    fn binary_data_is_sent_with_data_coding_4() {
+        let m = message("to=372555&data=%00%FF");
+        assert_eq!(m.segments[0].data_coding, 4);
+        assert_eq!(m.segments[0].payload, vec![0x00, 0xFF]);
+        assert_eq!(m.text, None);
+    }
+
+    #[test]
+    fn an_impossible_number_is_rejected_with_err_005() {
+        let m = message("to=hello&text=hi");
+        let r = m.rejection.unwrap();
+        assert_eq!((r.status, r.err), (Status::Rejected, ErrCode::NO_ROUTE));
+        assert_eq!(m.carrier, None);
+        assert_eq!(m.destination, "hello");
+    }
+
+    #[test]
+    fn a_number_no_route_serves_is_rejected_with_err_005() {
+        let m = message("to=4915112345&text=hi");
+        assert_eq!(m.rejection.unwrap().err, ErrCode::NO_ROUTE);
+        assert_eq!((m.carrier, m.price), (None, None));
+    }
+
+    #[test]
+    fn a_sender_outside_the_account_list_is_rejected_with_err_007() {
+        let m = message("to=372555&text=hi&from=Bank");
+        assert_eq!(m.rejection.unwrap().err, ErrCode::SENDER_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn text_store_nostore_and_sha256_keep_no_text() {
+        assert_eq!(
+            message("to=372555&text=secret&text-store=nostore").text,
+            None
+        );
+        assert_eq!(
+            message("to=372555&text=secret&text-store=sha256").text,
+            None
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! An in-memory [`Store`] for the unit tests of the API, accounts and callbacks. Only what those
+//! modules use does real work (accounts, acceptance, message views, the callback queue); the
+//! submission and receipt side answers with empty results.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::domain::{MessageId, MessageState, Report};
+use crate::store::{
+    Account, AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, Event, MessageView, Millis,
+    NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, SubmitJob, SubmitResult,
+};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    /// When set, every write fails (to test how callers report a store failure).
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct Inner {
+    accounts: Vec<Account>,
+    messages: Vec<NewMessage>,
+    views: HashMap<MessageId, MessageView>,
+    callbacks: Vec<QueuedCallback>,
+    attempts: Vec<CallbackAttempt>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueuedCallback {
+    pub job: CallbackJob,
+    pub due: Millis,
+    pub leased_until: Millis,
+    pub state: CallbackNext,
+}
+
+impl MemoryStore {
+    pub fn remove_account(&self, username: &str) {
+        self.lock()
+            .accounts
+            .retain(|a| a.record.username != username);
+    }
+
+    pub fn accepted(&self) -> Vec<NewMessage> {
+        self.lock().messages.clone()
+    }
+
+    pub fn attempts(&self) -> Vec<CallbackAttempt> {
+        self.lock().attempts.clone()
+    }
+
+    pub fn callbacks(&self) -> Vec<QueuedCallback> {
+        self.lock().callbacks.clone()
+    }
+
+    /// Enqueues a callback due at `due`; returns its job id.
+    pub fn push_callback(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+    ) -> i64 {
+        let mut inner = self.lock();
+        let id = inner.callbacks.len() as i64 + 1;
+        inner.callbacks.push(QueuedCallback {
+            job: CallbackJob {
+                id,
+                message_id,
+                url: url.to_owned(),
+                report,
+                attempts: 0,
+            },
+            due,
+            leased_until: 0,
+            state: CallbackNext::RetryAt(due),
+        });
+        id
+    }
+
+    /// Moves a message to `status` as the pipeline would.
+    pub fn set_report(&self, id: &MessageId, report: Report) {
+        let mut inner = self.lock();
+        if let Some(v) = inner.views.get_mut(id) {
+            v.status = report.status;
+            v.report = Some(report);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check_failing(&self) -> Result<()> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(crate::store::StoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn upsert_account(&self, record: AccountRecord) -> Result<Account> {
+        let mut inner = self.lock();
+        if let Some(a) = inner
+            .accounts
+            .iter_mut()
+            .find(|a| a.record.username == record.username)
+        {
+            a.record = record;
+            return Ok(a.clone());
+        }
+        let account = Account {
+            id: inner.accounts.len() as i64 + 1,
+            record,
+        };
+        inner.accounts.push(account.clone());
+        Ok(account)
+    }
+
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>> {
+        Ok(self
+            .lock()
+            .accounts
+            .iter()
+            .find(|a| a.record.username == username)
+            .cloned())
+    }
+
+    async fn accept(&self, message: NewMessage) -> Result<()> {
+        self.check_failing()?;
+        let state = if message.not_before > message.accepted_at {
+            MessageState::scheduled()
+        } else {
+            MessageState::queued()
+        };
+        let state = match message.rejection {
+            Some(r) => state.apply(r).state,
+            None => state,
+        };
+        let view = MessageView {
+            id: message.id.clone(),
+            account_id: message.account_id,
+            destination: message.destination.clone(),
+            sender: message.sender.clone(),
+            status: state.status,
+            report: state.report,
+            carrier: message.carrier.clone(),
+            segment_count: message.segments.len() as u32,
+            accepted_at: message.accepted_at,
+            updated_at: message.accepted_at,
+        };
+        let mut inner = self.lock();
+        inner.views.insert(message.id.clone(), view);
+        inner.messages.push(message);
+        Ok(())
+    }
+
+    async fn claim_submissions(
+        &self,
+        _: &str,
+        _: Millis,
+        _: usize,
+        _: Duration,
+    ) -> Result<Vec<SubmitJob>> {
+        Ok(Vec::new())
+    }
+
+    async fn record_submit(&self, _: SubmitResult) -> Result<()> {
+        Ok(())
+    }
+
+    async fn record_receipt(&self, _: ReceiptRecord) -> Result<ReceiptMatch> {
+        Ok(ReceiptMatch::Pending)
+    }
+
+    async fn expire_overdue(&self, _: Millis, _: Duration, _: usize) -> Result<usize> {
+        Ok(0)
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<CallbackJob>> {
+        let mut inner = self.lock();
+        let mut claimed = Vec::new();
+        let mut seen_messages = Vec::new();
+        for cb in inner.callbacks.iter_mut() {
+            if !matches!(cb.state, CallbackNext::RetryAt(_)) {
+                continue;
+            }
+            // Only the oldest undelivered callback of a message is eligible: order is kept.
+            if seen_messages.contains(&cb.job.message_id) {
+                continue;
+            }
+            seen_messages.push(cb.job.message_id.clone());
+            if claimed.len() < limit && cb.due <= now && cb.leased_until <= now {
+                cb.leased_until = now + lease.as_millis() as Millis;
+                claimed.push(cb.job.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()> {
+        let mut inner = self.lock();
+        if let Some(cb) = inner
+            .callbacks
+            .iter_mut()
+            .find(|c| c.job.id == attempt.job_id)
+        {
+            cb.job.attempts += 1;
+            cb.leased_until = 0;
+            cb.state = attempt.next;
+            if let CallbackNext::RetryAt(at) = attempt.next {
+                cb.due = at;
+            }
+        }
+        inner.attempts.push(attempt);
+        Ok(())
+    }
+
+    async fn message(&self, id: &MessageId) -> Result<Option<MessageView>> {
+        Ok(self.lock().views.get(id).cloned())
+    }
+
+    async fn history(&self, _: &MessageId) -> Result<Vec<Event>> {
+        Ok(Vec::new())
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        Ok(self
+            .lock()
+            .callbacks
+            .iter()
+            .filter(|c| matches!(c.state, CallbackNext::RetryAt(_)))
+            .map(|c| c.due.max(c.leased_until))
+            .min())
+    }
+}
