@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
@@ -186,24 +186,54 @@ impl CallbackWorker {
         }
     }
 
-    /// Delivers until `shutdown`: after each step, sleeps until the store's next due time, a
-    /// `wake`, or [`POLL`], whichever comes first. A step in progress is finished (bounded by the
-    /// request timeout) so no attempt is left half-recorded.
+    /// Delivers until `shutdown`. Attempts run as their own tasks, up to `concurrency` at once,
+    /// and a free slot is filled at once: one customer's slow or dead receiver holds one slot
+    /// for its timeout, not everyone's callbacks. Between claims the worker sleeps until the
+    /// store's next due time, a `wake`, a freed slot or [`POLL`], whichever comes first. On
+    /// shutdown, attempts in progress are finished (bounded by the lease) so none is left
+    /// half-recorded.
     pub async fn run(self, wake: Arc<Notify>, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.concurrency));
+        let freed = Arc::new(Notify::new());
         while !shutdown.is_cancelled() {
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = freed.notified() => continue,
+                }
+            }
             let now = now_millis();
-            let pause = match self.step(now).await {
-                // A full batch: more may be waiting.
-                Ok(n) if n >= self.concurrency => continue,
-                Ok(_) => match self.store.next_due().await {
-                    Ok(Some(due)) => Duration::from_millis((due - now_millis()).max(0) as u64)
-                        .clamp(MIN_PAUSE, POLL),
-                    Ok(None) => POLL,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading the next due time failed");
-                        POLL
+            let pause = match this.store.claim_callbacks(now, free, this.lease).await {
+                Ok(jobs) => {
+                    let claimed = jobs.len();
+                    for job in jobs {
+                        let permit = slots
+                            .clone()
+                            .try_acquire_owned()
+                            .expect("claimed no more than the free slots");
+                        let (this, freed) = (this.clone(), freed.clone());
+                        tokio::spawn(async move {
+                            this.attempt(job, now).await;
+                            drop(permit);
+                            freed.notify_one();
+                        });
                     }
-                },
+                    if claimed == free {
+                        // Every slot was filled: more may be waiting as soon as one frees.
+                        continue;
+                    }
+                    match this.store.next_due().await {
+                        Ok(Some(due)) => Duration::from_millis((due - now_millis()).max(0) as u64)
+                            .clamp(MIN_PAUSE, POLL),
+                        Ok(None) => POLL,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading the next due time failed");
+                            POLL
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming callbacks failed");
                     POLL
@@ -215,6 +245,7 @@ impl CallbackWorker {
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+        let _ = tokio::time::timeout(this.lease, slots.acquire_many(this.concurrency as u32)).await;
     }
 }
 
