@@ -56,6 +56,24 @@ pub struct Config {
     pub callbacks: CallbacksConfig,
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// Runs the built-in simulated carrier inside this process (the embedded defaults do).
+    #[serde(default)]
+    pub simulator: Option<SimulatorConfig>,
+}
+
+/// The in-process simulated carrier: an SMPP server whose outcomes are scripted by number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorConfig {
+    /// Where it listens; point a `[[carriers]]` entry at it.
+    pub listen: SocketAddr,
+    /// Milliseconds from `submit_sm_resp` to the receipt.
+    #[serde(default = "default_sim_receipt_delay_ms")]
+    pub receipt_delay_ms: u64,
+}
+
+fn default_sim_receipt_delay_ms() -> u64 {
+    500
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -318,6 +336,10 @@ impl Config {
                 ..CallbacksConfig::default()
             },
             pipeline: PipelineConfig::default(),
+            simulator: Some(SimulatorConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 2775)),
+                receipt_delay_ms: default_sim_receipt_delay_ms(),
+            }),
         };
         EmbeddedDefaults {
             config,

@@ -1,0 +1,266 @@
+//! Assembling a running gateway from a [`Config`]: the store, the carriers and their workers, the
+//! callback worker and the HTTP API — and taking it down in the right order.
+//!
+//! Shutdown order matters for "never lose a message": first stop accepting (HTTP) and claiming
+//! (submitters), let submits in flight get their responses and be recorded, then unbind from the
+//! carriers, and only then stop taking receipts. Whatever is still leased is claimed again after a
+//! restart.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use herald_smpp::session::SessionConfig;
+use herald_smpp::status::{StatusClass as SmppClass, StatusPolicy};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::{Authenticator, sync_accounts};
+use crate::callbacks::CallbackWorker;
+use crate::carrier::{Backoff, BindMode, CarrierLink, LinkConfig};
+use crate::clock::system_clock;
+use crate::config::{self, CarrierConfig, Config};
+use crate::http::{ApiDefaults, ApiState};
+use crate::pipeline::{self, PipelineConfig, Submitter, Wakers};
+use crate::routing::Routes;
+use crate::simulator::{self, SimConfig};
+use crate::store::SharedStore;
+use crate::store::sqlite::SqliteStore;
+
+/// A gateway running in this process.
+pub struct RunningApp {
+    pub http_addr: SocketAddr,
+    /// Where the in-process simulated carrier listens, when it runs.
+    pub simulator_addr: Option<SocketAddr>,
+    pub store: SharedStore,
+    pub carriers: HashMap<String, CarrierLink>,
+    intake: CancellationToken,
+    links: CancellationToken,
+    simulator: CancellationToken,
+    http: JoinHandle<()>,
+    submitters: Vec<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Starts every part of the gateway. Returns once the HTTP API is listening; carriers bind in
+/// the background.
+pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
+    let store: SharedStore = Arc::new(open_store(&config.database.url).await?);
+    sync_accounts(&store, &config.accounts)
+        .await
+        .context("loading accounts into the store")?;
+
+    let simulator_token = CancellationToken::new();
+    let simulator_addr = match &config.simulator {
+        Some(sim) => {
+            let listener = TcpListener::bind(sim.listen)
+                .await
+                .with_context(|| format!("simulated carrier cannot listen on {}", sim.listen))?;
+            let addr = listener.local_addr()?;
+            let cfg = SimConfig {
+                receipt_delay: Duration::from_millis(sim.receipt_delay_ms),
+                ..SimConfig::default()
+            };
+            let token = simulator_token.clone();
+            tokio::spawn(async move {
+                if let Err(e) = simulator::serve(listener, cfg, token).await {
+                    tracing::error!(error = %e, "simulated carrier stopped");
+                }
+            });
+            tracing::info!(%addr, "simulated carrier listening");
+            Some(addr)
+        }
+        None => None,
+    };
+
+    let intake = CancellationToken::new();
+    let links = CancellationToken::new();
+    let wakers = Arc::new(Wakers::default());
+    let pipeline_cfg = PipelineConfig {
+        submit_retry_limit: config.pipeline.submit_retry_limit,
+        expiry_grace: Duration::from_secs(config.pipeline.expiry_grace_secs),
+        ..PipelineConfig::default()
+    };
+
+    let (deliveries_tx, deliveries_rx) = mpsc::channel(4096);
+    let mut carriers = HashMap::new();
+    let mut submitters = Vec::new();
+    for carrier in &config.carriers {
+        let link = CarrierLink::start(link_config(carrier), deliveries_tx.clone(), links.clone());
+        let submitter = Submitter {
+            store: store.clone(),
+            link: link.clone(),
+            policy: status_policy(carrier),
+            cfg: pipeline_cfg.clone(),
+            wakers: wakers.clone(),
+        };
+        submitters.push(tokio::spawn(submitter.run(intake.clone())));
+        carriers.insert(carrier.name.clone(), link);
+    }
+    drop(deliveries_tx);
+
+    let mut background = Vec::new();
+    background.push(tokio::spawn(pipeline::ingest_deliveries(
+        store.clone(),
+        wakers.clone(),
+        deliveries_rx,
+    )));
+    background.push(tokio::spawn(pipeline::sweep_expired(
+        store.clone(),
+        wakers.clone(),
+        pipeline_cfg.expiry_grace,
+        Duration::from_secs(1),
+        intake.clone(),
+    )));
+    let callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
+        .context("building the callback HTTP client")?;
+    background.push(tokio::spawn(
+        callbacks.run(wakers.callbacks.clone(), links.clone()),
+    ));
+
+    let api = ApiState {
+        store: store.clone(),
+        routes: Arc::new(Routes::from_config(&config.routes)),
+        auth: Arc::new(Authenticator::new(store.clone())),
+        submit_wake: wakers.submit.clone(),
+        callback_wake: wakers.callbacks.clone(),
+        defaults: ApiDefaults {
+            validity_minutes: config.pipeline.default_validity_minutes,
+        },
+        clock: system_clock(),
+    };
+    let listener = TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("HTTP API cannot listen on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    let router = crate::http::router(api);
+    let http_token = intake.clone();
+    let http = tokio::spawn(async move {
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { http_token.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(%http_addr, "HTTP API listening");
+
+    Ok(RunningApp {
+        http_addr,
+        simulator_addr,
+        store,
+        carriers,
+        intake,
+        links,
+        simulator: simulator_token,
+        http,
+        submitters,
+        background,
+    })
+}
+
+impl RunningApp {
+    /// Orderly shutdown: stop accepting and claiming, let in-flight submits finish and be
+    /// recorded, unbind, stop the rest.
+    pub async fn shutdown(self) {
+        self.intake.cancel();
+        let _ = self.http.await;
+        for s in self.submitters {
+            let _ = s.await;
+        }
+        self.links.cancel();
+        // Give the supervisors a moment to exchange unbind / unbind_resp.
+        for link in self.carriers.values() {
+            for _ in 0..50 {
+                if link.status().iter().all(|b| {
+                    matches!(
+                        b.state,
+                        crate::carrier::BindState::ShutDown | crate::carrier::BindState::Stopped
+                    )
+                }) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        self.simulator.cancel();
+        for b in self.background {
+            b.abort();
+        }
+    }
+
+    /// Resolves when a shutdown has been asked for by [`RunningApp::shutdown`]'s token holders.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+}
+
+async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
+    if url.starts_with("sqlite:") {
+        return SqliteStore::open(url)
+            .await
+            .with_context(|| format!("opening the store at {url}"));
+    }
+    anyhow::bail!(
+        "database url {url:?}: only SQLite (sqlite://FILE) is supported in this version; \
+         PostgreSQL support is planned for several-node deployments"
+    )
+}
+
+fn link_config(c: &CarrierConfig) -> LinkConfig {
+    LinkConfig {
+        name: c.name.clone(),
+        host: c.host.clone(),
+        port: c.port,
+        system_id: c.system_id.clone(),
+        password: c.password.clone(),
+        system_type: String::new(),
+        mode: match c.bind {
+            config::BindMode::Transceiver => BindMode::Transceiver,
+            config::BindMode::Pair => BindMode::Pair,
+        },
+        session: SessionConfig {
+            window: c.window.max(1) as usize,
+            tps: (c.tps > 0).then_some(c.tps),
+            enquire_link_interval: Duration::from_secs(c.enquire_link_secs.max(1)),
+            response_timeout: Duration::from_secs(c.response_timeout_secs.max(1)),
+            throttle_statuses: throttle_statuses(c),
+            ..SessionConfig::default()
+        },
+        backoff: Backoff::default(),
+        connect_timeout: Duration::from_secs(10),
+    }
+}
+
+fn status_policy(c: &CarrierConfig) -> StatusPolicy {
+    c.status_overrides
+        .iter()
+        .fold(StatusPolicy::default(), |policy, (&code, class)| {
+            policy.with_override(code, smpp_class(*class))
+        })
+}
+
+fn smpp_class(class: config::StatusClass) -> SmppClass {
+    match class {
+        config::StatusClass::Temporary => SmppClass::Temporary { throttle: false },
+        config::StatusClass::Throttle => SmppClass::Temporary { throttle: true },
+        config::StatusClass::Permanent => SmppClass::Permanent,
+    }
+}
+
+/// The statuses that make the session slow down: the defaults' throttling codes, as this
+/// carrier's overrides reclassify them.
+fn throttle_statuses(c: &CarrierConfig) -> Vec<u32> {
+    let policy = status_policy(c);
+    let mut codes: Vec<u32> = [0x58, 0x14]
+        .into_iter()
+        .chain(c.status_overrides.keys().copied())
+        .filter(|&code| matches!(policy.classify(code), SmppClass::Temporary { throttle: true }))
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
