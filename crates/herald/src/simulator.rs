@@ -273,11 +273,7 @@ impl Carrier {
             long: self.cfg.long_delay,
             validity_left,
         };
-        let planned = script::plan(
-            script.scenario,
-            fields.registered_delivery,
-            delays,
-        );
+        let planned = script::plan(script.scenario, fields.registered_delivery, delays);
         let message = Accepted {
             fields,
             receipt_id,
@@ -391,7 +387,12 @@ impl Carrier {
     fn hold_and_retry(self: &Arc<Self>, routed: Routed) {
         let system_id = routed.system_id.clone();
         self.hold(routed);
-        if !self.redelivery_due.lock().unwrap().insert(system_id.clone()) {
+        if !self
+            .redelivery_due
+            .lock()
+            .unwrap()
+            .insert(system_id.clone())
+        {
             return;
         }
         let carrier = self.clone();
@@ -522,7 +523,13 @@ fn message_text(fields: &SubmitFields) -> String {
     };
     decoded
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -552,7 +559,10 @@ mod tests {
 
     #[test]
     fn receipt_text_field_decodes_ucs2_and_masks_the_rest() {
-        assert_eq!(message_text(&fields(8, &[0, b'H', 0, b'i', 0x20, 0xAC])), "Hi?");
+        assert_eq!(
+            message_text(&fields(8, &[0, b'H', 0, b'i', 0x20, 0xAC])),
+            "Hi?"
+        );
         assert_eq!(message_text(&fields(0, b"ok\n\xff")), "ok??");
     }
 
