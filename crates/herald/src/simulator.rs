@@ -19,7 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use herald_smpp::pdu::{self, OutgoingReceipt, SubmitFields};
 use herald_smpp::receipt::{NetworkError, ReceiptState};
-use herald_smpp::session::{BindRequest, Incoming, Request, Session, SessionConfig, SessionHandle};
+use herald_smpp::session::{
+    BindRequest, Incoming, Request, Responder, Session, SessionConfig, SessionHandle,
+};
 use herald_smpp::status;
 use herald_smpp::validity;
 use rusmpp::pdus::{DeliverSm, SubmitSm, SubmitSmResp};
@@ -236,12 +238,7 @@ impl Carrier {
         }
     }
 
-    async fn submit(
-        self: &Arc<Self>,
-        bind: &Bind,
-        submit: &SubmitSm,
-        responder: herald_smpp::session::Responder,
-    ) {
+    async fn submit(self: &Arc<Self>, bind: &Bind, submit: &SubmitSm, responder: Responder) {
         let fields = pdu::submit_sm_fields(submit);
         let script = script::script(&fields.source, &fields.destination);
         match script.scenario {
