@@ -6,14 +6,18 @@
 //! - [`store`]: durable state and work queues; the only module with SQL.
 //! - [`carrier`]: binds to carriers kept up by supervisors; submits out, receipts in.
 //! - [`pipeline`]: the workers between store and carriers: submitter, receipt intake, expiry.
-//! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
-//! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
-//! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
 //! - [`callbacks`]: delivery of callbacks to customers' dlr-urls: retry policy, SSRF guard, worker.
-//! - [`clock`]: the source of "now", replaceable in tests.
+//! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
+//! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
+//! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
+//! - [`app`]: assembling all of the above into a running gateway, and its ordered shutdown.
+//! - [`simulator`]: the simulated carrier, an SMSC whose receipts are scripted by the destination
+//!   number (the table is in [`simulator::script`]).
+//! - [`clock`]: the source of "now", replaceable in tests.
 
 pub mod accounts;
+pub mod app;
 pub mod callbacks;
 pub mod carrier;
 pub mod clock;
@@ -22,6 +26,7 @@ pub mod domain;
 pub mod http;
 pub mod pipeline;
 pub mod routing;
+pub mod simulator;
 pub mod store;
 
 #[cfg(test)]

@@ -58,8 +58,8 @@ impl Default for PipelineConfig {
 /// Wakes the workers that have new work: submitters after an accept, callbacks after a change.
 #[derive(Debug, Default)]
 pub struct Wakers {
-    pub submit: Notify,
-    pub callbacks: Notify,
+    pub submit: Arc<Notify>,
+    pub callbacks: Arc<Notify>,
 }
 
 /// Submits one carrier's queued segments, keeping about two windows of them claimed.
