@@ -258,7 +258,12 @@ fn throttle_statuses(c: &CarrierConfig) -> Vec<u32> {
     let mut codes: Vec<u32> = [0x58, 0x14]
         .into_iter()
         .chain(c.status_overrides.keys().copied())
-        .filter(|&code| matches!(policy.classify(code), SmppClass::Temporary { throttle: true }))
+        .filter(|&code| {
+            matches!(
+                policy.classify(code),
+                SmppClass::Temporary { throttle: true }
+            )
+        })
         .collect();
     codes.sort_unstable();
     codes.dedup();
