@@ -48,7 +48,7 @@ pub struct RunningApp {
 
 /// Starts every part of the gateway. Returns once the HTTP API is listening; carriers bind in
 /// the background.
-pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
+pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let store: SharedStore = Arc::new(open_store(&config.database.url).await?);
     sync_accounts(&store, &config.accounts)
         .await
@@ -72,6 +72,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
                 }
             });
             tracing::info!(%addr, "simulated carrier listening");
+            // A carrier with port 0 means "the in-process simulator, wherever it listens": this
+            // lets tests and `herald send` run beside another Herald.
+            for carrier in config.carriers.iter_mut().filter(|c| c.port == 0) {
+                carrier.port = addr.port();
+            }
             Some(addr)
         }
         None => None,

@@ -11,6 +11,7 @@
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
 //! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
 //! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
+//! - [`cli_send`]: `herald send`, one message followed to its final status.
 //! - [`app`]: assembling all of the above into a running gateway, and its ordered shutdown.
 //! - [`simulator`]: the simulated carrier, an SMSC whose receipts are scripted by the destination
 //!   number (the table is in [`simulator::script`]).
@@ -20,6 +21,7 @@ pub mod accounts;
 pub mod app;
 pub mod callbacks;
 pub mod carrier;
+pub mod cli_send;
 pub mod clock;
 pub mod config;
 pub mod domain;
