@@ -127,7 +127,10 @@ async fn store_throughput() {
     report("full cycle (store operations)", operations, started, &store);
 
     for id in ids.iter().step_by(997) {
-        assert_eq!(store.message(id).await.unwrap().unwrap().status, Status::Delivered);
+        assert_eq!(
+            store.message(id).await.unwrap().unwrap().status,
+            Status::Delivered
+        );
     }
 }
 
