@@ -785,3 +785,28 @@ fn template(account_id: i64) -> NewMessage {
         accepted_at: T0,
     }
 }
+
+#[tokio::test]
+async fn early_decimal_receipt_is_applied_when_the_hex_submit_response_arrives() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    let early = f
+        .receipt(CARRIER, "1715004", ReceiptOutcome::Delivered, T0 + 500)
+        .await;
+    assert_eq!(early, ReceiptMatch::Pending);
+    f.ack(&id, 0, "1a2b3c").await;
+    assert_eq!(f.status(&id).await, Status::Delivered);
+    let unknown_callback = f
+        .store
+        .record_callback_attempt(CallbackAttempt {
+            job_id: 999_999,
+            at: T0,
+            url: DLR_URL.into(),
+            http_status: Some(200),
+            error: None,
+            duration_ms: 1,
+            next: CallbackNext::Done,
+        })
+        .await;
+    assert!(matches!(unknown_callback, Err(StoreError::NotFound)));
+}

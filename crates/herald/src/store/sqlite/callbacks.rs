@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::{codec, state};
+use super::codec;
 use crate::domain::MessageId;
 use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, Result, StoreError};
 
@@ -33,51 +34,45 @@ pub(super) async fn claim(
     .fetch_all(&mut *conn)
     .await?;
 
-    let lease_until = now.saturating_add(codec::millis(lease));
-    let mut jobs = Vec::with_capacity(rows.len());
-    for row in rows {
-        let message_id: String = row.try_get("message_id")?;
-        let job = CallbackJob {
-            id: row.try_get("id")?,
-            message_id: MessageId::parse(&message_id)
-                .ok_or_else(|| codec::corrupt(format!("message id {message_id:?}")))?,
-            url: row.try_get("url")?,
-            report: codec::report(&row)?
-                .ok_or_else(|| codec::corrupt(format!("callback {} without report", message_id)))?,
-            attempts: row.try_get("attempts")?,
-        };
-        sqlx::query("UPDATE callbacks SET lease_until = ? WHERE id = ?")
-            .bind(lease_until)
-            .bind(job.id)
-            .execute(&mut *conn)
-            .await?;
-        jobs.push(job);
+    let jobs = rows.iter().map(callback_job).collect::<Result<Vec<_>>>()?;
+    if jobs.is_empty() {
+        return Ok(jobs);
     }
+    let claimed = serde_json::Value::Array(jobs.iter().map(|job| job.id.into()).collect());
+    sqlx::query(
+        "UPDATE callbacks SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(now.saturating_add(codec::millis(lease)))
+    .bind(claimed.to_string())
+    .execute(&mut *conn)
+    .await?;
     Ok(jobs)
+}
+
+fn callback_job(row: &SqliteRow) -> Result<CallbackJob> {
+    let message_id: String = row.try_get("message_id")?;
+    Ok(CallbackJob {
+        id: row.try_get("id")?,
+        message_id: MessageId::parse(&message_id)
+            .ok_or_else(|| codec::corrupt(format!("message id {message_id:?}")))?,
+        url: row.try_get("url")?,
+        report: codec::report(row)?
+            .ok_or_else(|| codec::corrupt(format!("callback of {message_id} without report")))?,
+        attempts: row.try_get("attempts")?,
+    })
 }
 
 pub(super) async fn record_attempt(
     conn: &mut SqliteConnection,
     attempt: &CallbackAttempt,
 ) -> Result<()> {
-    let row = sqlx::query("SELECT message_id, status FROM callbacks WHERE id = ?")
-        .bind(attempt.job_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let message_id: String = row.try_get("message_id")?;
-    let message_id = MessageId::parse(&message_id)
-        .ok_or_else(|| codec::corrupt(format!("message id {message_id:?}")))?;
-    let status: String = row.try_get("status")?;
-
-    let (next, retry_at) = match attempt.next {
-        CallbackNext::Done => ("done", None),
-        CallbackNext::RetryAt(at) => ("retry", Some(at)),
-        CallbackNext::Exhausted => ("exhausted", None),
+    let (next, state, retry_at) = match attempt.next {
+        CallbackNext::Done => ("done", "done", None),
+        CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
+        CallbackNext::Exhausted => ("exhausted", "exhausted", None),
     };
     let detail = serde_json::json!({
         "callback_id": attempt.job_id,
-        "status": status,
         "url": attempt.url,
         "http_status": attempt.http_status,
         "error": attempt.error,
@@ -85,25 +80,27 @@ pub(super) async fn record_attempt(
         "next": next,
         "retry_at": retry_at,
     });
-    state::record_event(conn, &message_id, attempt.at, "callback", None, detail).await?;
-
-    let (state, due_at) = match attempt.next {
-        CallbackNext::Done => ("done", None),
-        CallbackNext::RetryAt(at) => ("pending", Some(at)),
-        CallbackNext::Exhausted => ("exhausted", None),
-    };
-    // Only a pending callback moves: a straggling attempt whose lease had run out must not
-    // revive one already delivered or given up.
-    sqlx::query(
-        "UPDATE callbacks
+    // One round trip: the event (with the status the callback carried), the job's next state,
+    // and whether the job exists at all. Only a pending callback moves: a straggling attempt
+    // whose lease had run out must not revive one already delivered or given up.
+    let found = sqlx::query(
+        "INSERT INTO events (message_id, at, kind, segment, detail)
+              SELECT message_id, ?, 'callback', NULL, json_set(?, '$.status', status)
+                FROM callbacks WHERE id = ?;
+         UPDATE callbacks
             SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
                 lease_until = NULL
-          WHERE id = ? AND state = 'pending'",
+          WHERE id = ? AND state = 'pending';
+         SELECT id FROM callbacks WHERE id = ?;",
     )
-    .bind(state)
-    .bind(due_at)
+    .bind(attempt.at)
+    .bind(detail.to_string())
     .bind(attempt.job_id)
-    .execute(conn)
+    .bind(state)
+    .bind(retry_at)
+    .bind(attempt.job_id)
+    .bind(attempt.job_id)
+    .fetch_optional(conn)
     .await?;
-    Ok(())
+    found.map(|_| ()).ok_or(StoreError::NotFound)
 }

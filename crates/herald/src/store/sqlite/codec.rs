@@ -24,14 +24,27 @@ pub(super) fn status(name: &str) -> Result<Status> {
     Status::parse(name).ok_or_else(|| corrupt(format!("unknown status {name:?}")))
 }
 
+/// Names of the four columns holding a report.
+pub(super) type ReportColumns = [&'static str; 4];
+
+/// The usual names; joins alias the second table's report.
+pub(super) const REPORT: ReportColumns = ["status", "stat", "dlr_mask", "err"];
+
 /// The report in the row's `status`, `stat`, `dlr_mask` and `err` columns, if it has one.
 pub(super) fn report(row: &SqliteRow) -> Result<Option<Report>> {
-    let Some(stat) = row.try_get::<Option<String>, _>("stat")? else {
+    report_in(row, REPORT)
+}
+
+pub(super) fn report_in(
+    row: &SqliteRow,
+    [status_col, stat_col, mask_col, err_col]: ReportColumns,
+) -> Result<Option<Report>> {
+    let Some(stat) = row.try_get::<Option<String>, _>(stat_col)? else {
         return Ok(None);
     };
-    let status_name: String = row.try_get("status")?;
-    let dlr_mask: i64 = row.try_get("dlr_mask")?;
-    let err: i64 = row.try_get("err")?;
+    let status_name: String = row.try_get(status_col)?;
+    let dlr_mask: i64 = row.try_get(mask_col)?;
+    let err: i64 = row.try_get(err_col)?;
     Ok(Some(Report {
         status: status(&status_name)?,
         stat: Stat::parse(&stat).ok_or_else(|| corrupt(format!("unknown stat {stat:?}")))?,
@@ -40,12 +53,16 @@ pub(super) fn report(row: &SqliteRow) -> Result<Option<Report>> {
     }))
 }
 
-/// A message's state from its `status` column and report columns.
+/// A message's state from its status column and report columns.
 pub(super) fn message_state(row: &SqliteRow) -> Result<MessageState> {
-    let status_name: String = row.try_get("status")?;
+    message_state_in(row, REPORT)
+}
+
+pub(super) fn message_state_in(row: &SqliteRow, columns: ReportColumns) -> Result<MessageState> {
+    let status_name: String = row.try_get(columns[0])?;
     Ok(MessageState {
         status: status(&status_name)?,
-        report: report(row)?,
+        report: report_in(row, columns)?,
     })
 }
 

@@ -21,13 +21,44 @@ pub(super) async fn accept(conn: &mut SqliteConnection, message: &NewMessage) ->
     let current = rejection.map_or(waiting, |t| t.state);
     let report = current.report.as_ref().map(codec::report_columns);
 
+    // A refused message's segments carry its report too, so folding them agrees with it; they
+    // are never submitted.
+    let segment_state = if rejection.is_some() {
+        "done"
+    } else {
+        "queued"
+    };
+    // Segments travel as one JSON array so the whole acceptance is one round trip to SQLite
+    // whatever the number of parts: acceptance is the hot path.
+    let segments = serde_json::Value::Array(
+        message
+            .segments
+            .iter()
+            .map(|s| serde_json::json!([s.seq, s.data_coding, s.esm_class, hex(&s.payload)]))
+            .collect(),
+    );
+    let accepted = serde_json::json!({
+        "segments": message.segments.len(),
+        "carrier": message.carrier,
+        "not_before": message.not_before,
+        "valid_until": valid_until,
+    });
+    let id = message.id.as_str();
     sqlx::query(
         "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
                                status, stat, dlr_mask, err, segment_count, accepted_at,
                                not_before, valid_until, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?14)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+         INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
+                               status, stat, dlr_mask, err, updated_at)
+              SELECT ?, value ->> 0, value ->> 1, value ->> 2, unhex(value ->> 3), ?, ?,
+                     ?, ?, ?, ?, ?
+                FROM json_each(?);
+         INSERT INTO events (message_id, at, kind, segment, detail)
+              VALUES (?, ?, 'accepted', NULL, ?);",
     )
-    .bind(message.id.as_str())
+    // the message
+    .bind(id)
     .bind(message.account_id)
     .bind(&message.destination)
     .bind(&message.sender)
@@ -43,52 +74,22 @@ pub(super) async fn accept(conn: &mut SqliteConnection, message: &NewMessage) ->
     .bind(message.accepted_at)
     .bind(message.not_before)
     .bind(valid_until)
+    .bind(message.accepted_at)
+    // its segments
+    .bind(id)
+    .bind(segment_state)
+    .bind(message.not_before)
+    .bind(report.map(|r| r.0))
+    .bind(report.map(|r| r.1))
+    .bind(report.map(|r| r.2))
+    .bind(report.map(|r| r.3))
+    .bind(message.accepted_at)
+    .bind(segments.to_string())
+    // the history
+    .bind(id)
+    .bind(message.accepted_at)
+    .bind(accepted.to_string())
     .execute(&mut *conn)
-    .await?;
-
-    // A refused message's segments carry its report too, so folding them agrees with it; they
-    // are never submitted.
-    let segment_state = if rejection.is_some() {
-        "done"
-    } else {
-        "queued"
-    };
-    for segment in &message.segments {
-        sqlx::query(
-            "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state,
-                                   not_before, status, stat, dlr_mask, err, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(message.id.as_str())
-        .bind(segment.seq)
-        .bind(segment.data_coding)
-        .bind(segment.esm_class)
-        .bind(segment.payload.as_slice())
-        .bind(segment_state)
-        .bind(message.not_before)
-        .bind(report.map(|r| r.0))
-        .bind(report.map(|r| r.1))
-        .bind(report.map(|r| r.2))
-        .bind(report.map(|r| r.3))
-        .bind(message.accepted_at)
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    let detail = serde_json::json!({
-        "segments": message.segments.len(),
-        "carrier": message.carrier,
-        "not_before": message.not_before,
-        "valid_until": valid_until,
-    });
-    state::record_event(
-        conn,
-        &message.id,
-        message.accepted_at,
-        "accepted",
-        None,
-        detail,
-    )
     .await?;
     if let Some(notice) = rejection.and_then(|t| t.notify) {
         state::announce(
@@ -101,6 +102,16 @@ pub(super) async fn accept(conn: &mut SqliteConnection, message: &NewMessage) ->
         .await?;
     }
     Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// Fails messages whose validity plus grace has passed without a final report, oldest first.

@@ -20,6 +20,15 @@ enum MatchedBy {
 }
 
 impl MatchedBy {
+    /// From the rank the matching queries give each key (0 exact, 1, 2 cross).
+    fn ranked(rank: i64) -> Self {
+        match rank {
+            0 => MatchedBy::Exact,
+            1 => MatchedBy::DecimalAsHex,
+            _ => MatchedBy::HexAsDecimal,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             MatchedBy::Exact => "exact",
@@ -91,48 +100,40 @@ pub(super) async fn record(
     })
 }
 
-/// The most recent submission of `carrier` this id belongs to. The exact key is tried first: it
+/// The most recent submission of `carrier` this id belongs to. The exact key ranks first: it
 /// is the only unambiguous one.
 async fn find_segment(
     conn: &mut SqliteConnection,
     carrier: &str,
     keys: &IdKeys,
 ) -> Result<Option<(MessageId, u32, MatchedBy)>> {
-    let attempts = [
-        (
-            "SELECT message_id, seq FROM segments WHERE carrier = ? AND cid_exact = ?
-              ORDER BY submitted_at DESC LIMIT 1",
-            Some(&keys.exact),
-            MatchedBy::Exact,
-        ),
-        (
-            "SELECT message_id, seq FROM segments WHERE carrier = ? AND cid_hex = ?
-              ORDER BY submitted_at DESC LIMIT 1",
-            keys.as_decimal.as_ref(),
-            MatchedBy::DecimalAsHex,
-        ),
-        (
-            "SELECT message_id, seq FROM segments WHERE carrier = ? AND cid_dec = ?
-              ORDER BY submitted_at DESC LIMIT 1",
-            keys.as_hex.as_ref(),
-            MatchedBy::HexAsDecimal,
-        ),
-    ];
-    for (sql, key, matched_by) in attempts {
-        let Some(key) = key else { continue };
-        let row = sqlx::query(sql)
-            .bind(carrier)
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(row) = row {
-            let id: String = row.try_get("message_id")?;
-            let id = MessageId::parse(&id)
-                .ok_or_else(|| codec::corrupt(format!("message id {id:?}")))?;
-            return Ok(Some((id, row.try_get("seq")?, matched_by)));
-        }
-    }
-    Ok(None)
+    let row = sqlx::query(
+        "SELECT message_id, seq, rank FROM (
+             SELECT message_id, seq, submitted_at, 0 AS rank FROM segments
+              WHERE carrier = ?1 AND cid_exact = ?2
+             UNION ALL
+             SELECT message_id, seq, submitted_at, 1 FROM segments
+              WHERE carrier = ?1 AND cid_hex = ?3
+             UNION ALL
+             SELECT message_id, seq, submitted_at, 2 FROM segments
+              WHERE carrier = ?1 AND cid_dec = ?4)
+          ORDER BY rank, submitted_at DESC
+          LIMIT 1",
+    )
+    .bind(carrier)
+    .bind(&keys.exact)
+    .bind(keys.as_decimal.as_deref())
+    .bind(keys.as_hex.as_deref())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get("message_id")?;
+    let id = MessageId::parse(&id).ok_or_else(|| codec::corrupt(format!("message id {id:?}")))?;
+    Ok(Some((
+        id,
+        row.try_get("seq")?,
+        MatchedBy::ranked(row.try_get("rank")?),
+    )))
 }
 
 /// Applies the receipts of `carrier` that arrived before the submission acknowledged with
@@ -174,11 +175,7 @@ pub(super) async fn apply_pending(
             continue;
         }
         applied = Some(stored.id);
-        let matched_by = match row.try_get::<i64, _>("matched_by")? {
-            0 => MatchedBy::Exact,
-            1 => MatchedBy::DecimalAsHex,
-            _ => MatchedBy::HexAsDecimal,
-        };
+        let matched_by = MatchedBy::ranked(row.try_get("matched_by")?);
         apply(conn, &stored, message_id, segment, matched_by, at).await?;
     }
     Ok(())
@@ -214,7 +211,7 @@ impl StoredReceipt {
 }
 
 /// Links the receipt to its segment, writes it into the message's history and moves the
-/// segment and message. Returns whether the message's status changed.
+/// segment and message, in two round trips. Returns whether the message's status changed.
 async fn apply(
     conn: &mut SqliteConnection,
     receipt: &StoredReceipt,
@@ -223,12 +220,6 @@ async fn apply(
     matched_by: MatchedBy,
     at: Millis,
 ) -> Result<bool> {
-    sqlx::query("UPDATE receipts SET message_id = ?, segment = ? WHERE id = ?")
-        .bind(message_id.as_str())
-        .bind(segment)
-        .bind(receipt.id)
-        .execute(&mut *conn)
-        .await?;
     let detail = serde_json::json!({
         "receipt_id": receipt.id,
         "carrier_message_id": receipt.carrier_message_id,
@@ -240,11 +231,44 @@ async fn apply(
         "tlvs": receipt.tlvs,
         "received_at": receipt.received_at,
     });
-    state::record_event(conn, message_id, at, "receipt", Some(segment), detail).await?;
     let report = Report::from_receipt(codec::outcome(&receipt.outcome)?);
-    // A late or duplicate receipt for a finished segment is history only.
-    if !state::set_segment_report(conn, message_id, segment, &report, at).await? {
-        return Ok(false);
-    }
-    state::refold(conn, message_id, at).await
+    let (status, stat, dlr_mask, err) = codec::report_columns(&report);
+    let next_state = if report.status.is_final() {
+        "done"
+    } else {
+        "sent"
+    };
+    // A late or duplicate receipt for a finished segment is history only: the segment keeps its
+    // report, and folding it again changes nothing.
+    let sql = concat!(
+        "UPDATE receipts SET message_id = ?, segment = ? WHERE id = ?;
+         INSERT INTO events (message_id, at, kind, segment, detail)
+              VALUES (?, ?, 'receipt', ?, ?);
+         UPDATE segments
+            SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = ?, lease_until = NULL,
+                updated_at = ?
+          WHERE message_id = ? AND seq = ? AND state <> 'done';",
+        state::fold_inputs_sql!()
+    );
+    let id = message_id.as_str();
+    let rows = sqlx::query(sql)
+        .bind(id)
+        .bind(segment)
+        .bind(receipt.id)
+        .bind(id)
+        .bind(at)
+        .bind(segment)
+        .bind(detail.to_string())
+        .bind(status)
+        .bind(stat)
+        .bind(dlr_mask)
+        .bind(err)
+        .bind(next_state)
+        .bind(at)
+        .bind(id)
+        .bind(segment)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    state::settle(conn, message_id, &rows, at).await
 }

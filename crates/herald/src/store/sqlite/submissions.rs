@@ -32,26 +32,31 @@ pub(super) async fn claim(
     .fetch_all(&mut *conn)
     .await?;
 
-    let lease_until = now.saturating_add(codec::millis(lease));
-    let mut jobs = Vec::with_capacity(rows.len());
-    for row in rows {
-        let job = submit_job(&row)?;
-        sqlx::query("UPDATE segments SET lease_until = ? WHERE message_id = ? AND seq = ?")
-            .bind(lease_until)
-            .bind(job.message_id.as_str())
-            .bind(job.segment)
-            .execute(&mut *conn)
-            .await?;
-        // Its time has come: a scheduled message is now simply queued (no report, no callback).
-        sqlx::query(
-            "UPDATE messages SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'scheduled'",
-        )
-        .bind(now)
-        .bind(job.message_id.as_str())
-        .execute(&mut *conn)
-        .await?;
-        jobs.push(job);
+    let jobs = rows.iter().map(submit_job).collect::<Result<Vec<_>>>()?;
+    if jobs.is_empty() {
+        return Ok(jobs);
     }
+    let claimed = serde_json::Value::Array(
+        jobs.iter()
+            .map(|job| serde_json::json!([job.message_id.as_str(), job.segment]))
+            .collect(),
+    );
+    // One round trip for the whole claim. A scheduled message whose time has come is now simply
+    // queued (no report, no callback).
+    sqlx::query(
+        "UPDATE segments SET lease_until = ?
+          WHERE (message_id, seq) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')
+                                        FROM json_each(?));
+         UPDATE messages SET status = 'queued', updated_at = ?
+          WHERE status = 'scheduled'
+            AND id IN (SELECT json_extract(value, '$[0]') FROM json_each(?));",
+    )
+    .bind(now.saturating_add(codec::millis(lease)))
+    .bind(claimed.to_string())
+    .bind(now)
+    .bind(claimed.to_string())
+    .execute(&mut *conn)
+    .await?;
     Ok(jobs)
 }
 
@@ -74,6 +79,76 @@ fn submit_job(row: &sqlx::sqlite::SqliteRow) -> Result<SubmitJob> {
 }
 
 pub(super) async fn record(conn: &mut SqliteConnection, result: &SubmitResult) -> Result<()> {
+    match &result.outcome {
+        SubmitOutcome::Accepted { carrier_message_id } => {
+            record_accepted(conn, result, carrier_message_id).await
+        }
+        _ => record_refused(conn, result).await,
+    }
+}
+
+/// The common path, kept to few round trips: event, segment and fold inputs in one.
+async fn record_accepted(
+    conn: &mut SqliteConnection,
+    result: &SubmitResult,
+    carrier_message_id: &str,
+) -> Result<()> {
+    let keys = IdKeys::of(carrier_message_id);
+    let (status, stat, dlr_mask, err) = codec::report_columns(&Report::accepted_by_carrier());
+    // A segment already done (the message expired while this submission was in flight) keeps
+    // its report; the carrier id is stored anyway so a late receipt is matched and recorded.
+    let sql = concat!(
+        "INSERT INTO events (message_id, at, kind, segment, detail) VALUES (?, ?, 'submit', ?, ?);
+         UPDATE segments
+            SET lease_until = NULL, carrier = ?, carrier_message_id = ?, cid_exact = ?,
+                cid_dec = ?, cid_hex = ?, submitted_at = ?, updated_at = ?,
+                status   = CASE WHEN state = 'done' THEN status   ELSE ? END,
+                stat     = CASE WHEN state = 'done' THEN stat     ELSE ? END,
+                dlr_mask = CASE WHEN state = 'done' THEN dlr_mask ELSE ? END,
+                err      = CASE WHEN state = 'done' THEN err      ELSE ? END,
+                state    = CASE WHEN state = 'done' THEN 'done'   ELSE 'sent' END
+          WHERE message_id = ? AND seq = ?;",
+        state::fold_inputs_sql!()
+    );
+    let id = result.message_id.as_str();
+    let rows = sqlx::query(sql)
+        .bind(id)
+        .bind(result.at)
+        .bind(result.segment)
+        .bind(submit_detail(&result.carrier, &result.outcome).to_string())
+        .bind(&result.carrier)
+        .bind(carrier_message_id)
+        .bind(&keys.exact)
+        .bind(keys.as_decimal.as_deref())
+        .bind(keys.as_hex.as_deref())
+        .bind(result.at)
+        .bind(result.at)
+        .bind(status)
+        .bind(stat)
+        .bind(dlr_mask)
+        .bind(err)
+        .bind(id)
+        .bind(result.segment)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    if !state::has_segment(&rows, result.segment)? {
+        return Err(StoreError::NotFound);
+    }
+    state::settle(conn, &result.message_id, &rows, result.at).await?;
+    receipts::apply_pending(
+        conn,
+        &result.message_id,
+        result.segment,
+        &result.carrier,
+        &keys,
+        result.at,
+    )
+    .await
+}
+
+/// Every outcome but acceptance: rarer, so written for clarity over round trips.
+async fn record_refused(conn: &mut SqliteConnection, result: &SubmitResult) -> Result<()> {
     let SubmitResult {
         message_id,
         segment,
@@ -91,48 +166,16 @@ pub(super) async fn record(conn: &mut SqliteConnection, result: &SubmitResult) -
     .await?
     .ok_or(StoreError::NotFound)?;
     // A segment already final (the message expired while this submission was in flight) keeps
-    // its report and is not requeued; the outcome is still history, and a carrier id still
-    // lets a late receipt be matched and recorded.
+    // its report and is not requeued; the outcome is still history.
     let already_final = codec::report(&row)?.is_some_and(|r| r.status.is_final());
 
     let detail = submit_detail(carrier, outcome);
     state::record_event(conn, message_id, at, "submit", Some(segment), detail).await?;
 
     match outcome {
-        SubmitOutcome::Accepted { carrier_message_id } => {
-            let keys = IdKeys::of(carrier_message_id);
-            sqlx::query(
-                "UPDATE segments
-                    SET state = CASE WHEN state = 'done' THEN 'done' ELSE 'sent' END,
-                        lease_until = NULL, carrier = ?, carrier_message_id = ?, cid_exact = ?,
-                        cid_dec = ?, cid_hex = ?, submitted_at = ?, updated_at = ?
-                  WHERE message_id = ? AND seq = ?",
-            )
-            .bind(carrier)
-            .bind(carrier_message_id)
-            .bind(&keys.exact)
-            .bind(keys.as_decimal.as_deref())
-            .bind(keys.as_hex.as_deref())
-            .bind(at)
-            .bind(at)
-            .bind(message_id.as_str())
-            .bind(segment)
-            .execute(&mut *conn)
-            .await?;
-            if !already_final {
-                state::set_segment_report(
-                    conn,
-                    message_id,
-                    segment,
-                    &Report::accepted_by_carrier(),
-                    at,
-                )
-                .await?;
-                state::refold(conn, message_id, at).await?;
-            }
-            receipts::apply_pending(conn, message_id, segment, carrier, &keys, at).await?;
-        }
         _ if already_final => release(conn, message_id, segment, at).await?,
+        // Handled by `record_accepted`; nothing to add here.
+        SubmitOutcome::Accepted { .. } => {}
         SubmitOutcome::Rejected { command_status } => {
             let report = Report::carrier_nack(*command_status);
             state::set_segment_report(conn, message_id, segment, &report, at).await?;
