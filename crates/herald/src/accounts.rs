@@ -106,6 +106,10 @@ pub struct Authenticator {
     /// Verified against when the username is unknown, so an unknown user takes as long as a
     /// wrong password and usernames cannot be discovered by timing.
     decoy_hash: String,
+    /// argon2 takes ~19 MiB and tens of milliseconds per check: a burst of new clients must
+    /// queue here instead of running hundreds at once (and the first to finish fills the cache
+    /// for the rest).
+    hashing: tokio::sync::Semaphore,
 }
 
 impl Authenticator {
@@ -124,6 +128,9 @@ impl Authenticator {
             capacity: capacity.max(1),
             ttl,
             decoy_hash,
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 
@@ -134,6 +141,10 @@ impl Authenticator {
         password: &str,
     ) -> Result<Option<Account>, StoreError> {
         let key = (username.to_owned(), password.to_owned());
+        if let Some(account) = self.cached(&key) {
+            return Ok(Some(account));
+        }
+        let _permit = self.hashing.acquire().await.expect("never closed");
         if let Some(account) = self.cached(&key) {
             return Ok(Some(account));
         }

@@ -1,0 +1,352 @@
+//! End-to-end benchmark: HTTP `send_sms` → store → SMPP submit → simulated carrier → receipt →
+//! callback received, everything on loopback in this one process (load generator and callback
+//! receiver included, so their CPU counts against Herald's).
+//!
+//! ```text
+//! cargo run --release -p herald --example e2e_bench -- throughput [messages] [concurrency]
+//! cargo run --release -p herald --example e2e_bench -- latency [rate_per_s] [seconds]
+//! cargo run --release -p herald --example e2e_bench -- inflight [messages]
+//! ```
+//!
+//! Prints figures only; nothing is asserted (machines are shared and noisy).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use herald::config::{Config, SimulatorConfig};
+use herald::domain::MessageId;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+fn now_ms_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+/// Final callbacks seen by the receiver: message id → arrival time (ms since epoch).
+#[derive(Default)]
+struct Receiver {
+    finals: Mutex<HashMap<String, f64>>,
+    callbacks: Mutex<u64>,
+    changed: Notify,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map(String::as_str).unwrap_or("throughput");
+    let n = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        match mode {
+            "throughput" => throughput(n(1, 20_000), n(2, 256) as usize).await,
+            "latency" => latency(n(1, 1_000), n(2, 10)).await,
+            "inflight" => inflight(n(1, 100_000)).await,
+            other => anyhow::bail!("unknown mode {other}: throughput | latency | inflight"),
+        }
+    })
+}
+
+struct Bench {
+    app: herald::app::RunningApp,
+    receiver: Arc<Receiver>,
+    dlr_url: String,
+    client: reqwest::Client,
+    password: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(receipt_delay_ms: u64) -> anyhow::Result<Bench> {
+    let dir = tempfile::tempdir()?;
+    let (mut config, password) = Config::load(None)?;
+    config.database.url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    config.http.listen = "127.0.0.1:0".parse()?;
+    config.simulator = Some(SimulatorConfig {
+        listen: "127.0.0.1:0".parse()?,
+        receipt_delay_ms,
+    });
+    for c in &mut config.carriers {
+        c.port = 0;
+        c.tps = 0;
+        c.window = 50;
+    }
+    config.callbacks.concurrency = 256;
+    let receiver = Arc::new(Receiver::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let dlr_url = format!("http://{}/dlr", listener.local_addr()?);
+    let router = axum::Router::new()
+        .route("/dlr", get(record_callback))
+        .with_state(receiver.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = herald::app::start(config).await?;
+    // Wait for the bind.
+    for link in app.carriers.values() {
+        tokio::time::timeout(Duration::from_secs(10), link.wait_bound()).await?;
+    }
+    Ok(Bench {
+        app,
+        receiver,
+        dlr_url,
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .build()?,
+        password: password.unwrap_or_default(),
+        _dir: dir,
+    })
+}
+
+async fn record_callback(State(r): State<Arc<Receiver>>, RawQuery(q): RawQuery) -> &'static str {
+    let q = q.unwrap_or_default();
+    *r.callbacks.lock().unwrap() += 1;
+    if q.contains("status=DELIVERED") || q.contains("status=FAILED") {
+        if let Some(id) = q
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("sms_unique_id="))
+        {
+            r.finals.lock().unwrap().insert(id.to_owned(), now_ms_f64());
+            r.changed.notify_waiters();
+        }
+    }
+    "ok"
+}
+
+impl Bench {
+    async fn send(&self, i: u64) -> anyhow::Result<(String, f64)> {
+        // Numbers ending in 00 are delivered by the simulated carrier.
+        let to = format!("3725{:06}00", i % 1_000_000);
+        let sent_at = now_ms_f64();
+        let body = self
+            .client
+            .post(format!("{}/send_sms", self.app.base_url()))
+            .form(&[
+                ("username", "demo"),
+                ("password", self.password.as_str()),
+                ("to", to.as_str()),
+                ("text", "Benchmark message from Herald"),
+                ("dlr-url", self.dlr_url.as_str()),
+            ])
+            .send()
+            .await?
+            .text()
+            .await?;
+        match body.trim().strip_prefix("OK ") {
+            Some(id) => Ok((id.to_owned(), sent_at)),
+            None => anyhow::bail!("send_sms answered {body}"),
+        }
+    }
+
+    async fn wait_finals(&self, count: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notified = self.receiver.changed.notified();
+            if self.receiver.finals.lock().unwrap().len() >= count {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+        }
+    }
+}
+
+async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
+    let bench = Arc::new(setup(0).await?);
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (bench, next) = (bench.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= messages {
+                    return ids;
+                }
+                match bench.send(i).await {
+                    Ok(id) => ids.push(id),
+                    Err(e) => eprintln!("send failed: {e}"),
+                }
+            }
+        }));
+    }
+    let mut accepted = 0usize;
+    for t in tasks {
+        accepted += t.await?.len();
+    }
+    let accept_secs = start.elapsed().as_secs_f64();
+    let complete = bench.wait_finals(accepted, Duration::from_secs(600)).await;
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let finals = bench.receiver.finals.lock().unwrap().len();
+    println!(
+        "end-to-end throughput (SQLite, one carrier bind, window 50, {concurrency} HTTP clients)"
+    );
+    println!(
+        "  accepted: {accepted} in {accept_secs:.2} s = {:.0}/s",
+        accepted as f64 / accept_secs
+    );
+    println!(
+        "  accept → final callback received: {finals} messages in {secs:.2} s = {:.0} messages/s{}",
+        finals as f64 / secs,
+        if complete { "" } else { " (INCOMPLETE)" }
+    );
+    println!(
+        "  callbacks received: {} (SENT + final)",
+        *bench.receiver.callbacks.lock().unwrap()
+    );
+    println!(
+        "  CPU time: {cpu:.2} s = {:.0} µs per message (whole process: gateway, simulated carrier, load generator, receiver)",
+        cpu * 1e6 / finals.max(1) as f64
+    );
+    println!("  peak RSS: {:.0} MB", peak_rss_mb());
+    Ok(())
+}
+
+async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
+    let bench = Arc::new(setup(20).await?);
+    let total = rate * seconds;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let sent: Arc<Mutex<Vec<(String, f64)>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for i in 0..total {
+        ticker.tick().await;
+        let (bench, sent) = (bench.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Ok(id) = bench.send(i).await {
+                sent.lock().unwrap().push(id);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let sent = sent.lock().unwrap().clone();
+    bench
+        .wait_finals(sent.len(), Duration::from_secs(120))
+        .await;
+    let finals = bench.receiver.finals.lock().unwrap().clone();
+    let mut receipt_to_callback = Vec::new();
+    let mut accept_to_final = Vec::new();
+    for (id, sent_at) in &sent {
+        let Some(&arrived) = finals.get(id) else {
+            continue;
+        };
+        accept_to_final.push(arrived - sent_at);
+        let history = bench
+            .app
+            .store
+            .history(&MessageId::parse(id).unwrap())
+            .await?;
+        if let Some(receipt) = history.iter().rev().find(|e| e.kind == "receipt") {
+            receipt_to_callback.push(arrived - receipt.at as f64);
+        }
+    }
+    println!(
+        "latency at {rate} messages/s for {seconds} s ({} sent, {} final callbacks)",
+        sent.len(),
+        finals.len()
+    );
+    print_percentiles(
+        "  receipt received → final callback received",
+        &mut receipt_to_callback,
+    );
+    print_percentiles(
+        "  send_sms → final callback received (incl. 20 ms carrier delay)",
+        &mut accept_to_final,
+    );
+    println!("  peak RSS: {:.0} MB", peak_rss_mb());
+    Ok(())
+}
+
+async fn inflight(messages: u64) -> anyhow::Result<()> {
+    // Receipts come a long time later, so every accepted message stays in flight.
+    let bench = Arc::new(setup(600_000).await?);
+    let start = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..256 {
+        let (bench, next) = (bench.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= messages {
+                    return n;
+                }
+                if bench.send(i).await.is_ok() {
+                    n += 1;
+                }
+            }
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await?;
+    }
+    // Wait until every message has its SENT callback: all submitted and acknowledged.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while *bench.receiver.callbacks.lock().unwrap() < accepted && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "{accepted} messages in flight (submitted, receipt pending) after {:.1} s; {} SENT callbacks; peak RSS {:.0} MB",
+        start.elapsed().as_secs_f64(),
+        *bench.receiver.callbacks.lock().unwrap(),
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+fn print_percentiles(label: &str, v: &mut [f64]) {
+    if v.is_empty() {
+        println!("{label}: no samples");
+        return;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    println!(
+        "{label}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
+        p(0.5),
+        p(0.99),
+        v[v.len() - 1],
+        v.len()
+    );
+}
+
+/// User + system CPU seconds of this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
