@@ -1,30 +1,33 @@
 //! Customer accounts, a copy of the operator's configuration.
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
 use super::codec;
 use crate::store::{Account, AccountRecord, Result};
 
-pub(super) async fn upsert(conn: &mut SqliteConnection, record: AccountRecord) -> Result<Account> {
+pub(super) fn upsert(conn: &rusqlite::Connection, record: AccountRecord) -> Result<Account> {
     let senders = serde_json::to_string(&record.senders)
         .map_err(|e| codec::corrupt(format!("account senders: {e}")))?;
-    let id: i64 = sqlx::query(
-        "INSERT INTO accounts (username, password_hash, balance, senders, dlr_url)
-         VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (username) DO UPDATE
-            SET password_hash = excluded.password_hash, balance = excluded.balance,
-                senders = excluded.senders, dlr_url = excluded.dlr_url
-         RETURNING id",
-    )
-    .bind(&record.username)
-    .bind(&record.password_hash)
-    .bind(&record.balance)
-    .bind(senders)
-    .bind(record.dlr_url.as_deref())
-    .fetch_one(conn)
-    .await?
-    .try_get("id")?;
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO accounts (username, password_hash, balance, senders, dlr_url)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (username) DO UPDATE
+                SET password_hash = excluded.password_hash, balance = excluded.balance,
+                    senders = excluded.senders, dlr_url = excluded.dlr_url
+             RETURNING id",
+        )?
+        .query_row(
+            rusqlite::params![
+                record.username,
+                record.password_hash,
+                record.balance,
+                senders,
+                record.dlr_url
+            ],
+            |row| row.get(0),
+        )?;
     Ok(Account { id, record })
 }
 

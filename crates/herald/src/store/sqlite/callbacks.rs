@@ -3,22 +3,20 @@
 
 use std::time::Duration;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec;
-use crate::domain::MessageId;
 use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, Result, StoreError};
 
-pub(super) async fn claim(
-    conn: &mut SqliteConnection,
+pub(super) fn claim(
+    conn: &Connection,
     now: Millis,
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<CallbackJob>> {
     // Only a message's oldest pending callback is eligible: while it waits (leased, or backing
     // off) the later ones wait too. Exhausted ones are no longer pending and block nothing.
-    let rows = sqlx::query(
+    let mut statement = conn.prepare_cached(
         "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts
            FROM callbacks c
           WHERE c.state = 'pending' AND c.due_at <= ?1
@@ -28,49 +26,42 @@ pub(super) async fn claim(
                                AND e.id < c.id)
           ORDER BY c.due_at, c.id
           LIMIT ?2",
-    )
-    .bind(now)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&mut *conn)
-    .await?;
-
-    let jobs = rows.iter().map(callback_job).collect::<Result<Vec<_>>>()?;
-    if jobs.is_empty() {
-        return Ok(jobs);
+    )?;
+    let mut rows = statement.query(params![now, i64::try_from(limit).unwrap_or(i64::MAX)])?;
+    let mut jobs = Vec::new();
+    while let Some(row) = rows.next()? {
+        let message_id: String = row.get("message_id")?;
+        jobs.push(CallbackJob {
+            id: row.get("id")?,
+            message_id: codec::message_id(&message_id)?,
+            url: row.get("url")?,
+            report: codec::report(row)?.ok_or_else(|| {
+                codec::corrupt(format!("callback of {message_id} without report"))
+            })?,
+            attempts: row.get("attempts")?,
+        });
     }
-    let claimed = serde_json::Value::Array(jobs.iter().map(|job| job.id.into()).collect());
-    sqlx::query(
-        "UPDATE callbacks SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(now.saturating_add(codec::millis(lease)))
-    .bind(claimed.to_string())
-    .execute(&mut *conn)
-    .await?;
+    drop(rows);
+    let lease_until = now.saturating_add(codec::millis(lease));
+    let mut lease_job = conn.prepare_cached("UPDATE callbacks SET lease_until = ? WHERE id = ?")?;
+    for job in &jobs {
+        lease_job.execute(params![lease_until, job.id])?;
+    }
     Ok(jobs)
 }
 
-fn callback_job(row: &SqliteRow) -> Result<CallbackJob> {
-    let message_id: String = row.try_get("message_id")?;
-    Ok(CallbackJob {
-        id: row.try_get("id")?,
-        message_id: MessageId::parse(&message_id)
-            .ok_or_else(|| codec::corrupt(format!("message id {message_id:?}")))?,
-        url: row.try_get("url")?,
-        report: codec::report(row)?
-            .ok_or_else(|| codec::corrupt(format!("callback of {message_id} without report")))?,
-        attempts: row.try_get("attempts")?,
-    })
-}
-
-pub(super) async fn record_attempt(
-    conn: &mut SqliteConnection,
-    attempt: &CallbackAttempt,
-) -> Result<()> {
+pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Result<()> {
     let (next, state, retry_at) = match attempt.next {
         CallbackNext::Done => ("done", "done", None),
         CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
         CallbackNext::Exhausted => ("exhausted", "exhausted", None),
     };
+    // The event carries the status the callback told.
+    let status: String = conn
+        .prepare_cached("SELECT status FROM callbacks WHERE id = ?")?
+        .query_row([attempt.job_id], |row| row.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
     let detail = serde_json::json!({
         "callback_id": attempt.job_id,
         "url": attempt.url,
@@ -79,28 +70,21 @@ pub(super) async fn record_attempt(
         "duration_ms": attempt.duration_ms,
         "next": next,
         "retry_at": retry_at,
+        "status": status,
     });
-    // One round trip: the event (with the status the callback carried), the job's next state,
-    // and whether the job exists at all. Only a pending callback moves: a straggling attempt
-    // whose lease had run out must not revive one already delivered or given up.
-    let found = sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO events (message_id, at, kind, segment, detail)
-              SELECT message_id, ?, 'callback', NULL, json_set(?, '$.status', status)
-                FROM callbacks WHERE id = ?;
-         UPDATE callbacks
+              SELECT message_id, ?, 'callback', NULL, ? FROM callbacks WHERE id = ?",
+    )?
+    .execute(params![attempt.at, detail.to_string(), attempt.job_id])?;
+    // Only a pending callback moves: a straggling attempt whose lease had run out must not
+    // revive one already delivered or given up.
+    conn.prepare_cached(
+        "UPDATE callbacks
             SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
                 lease_until = NULL
-          WHERE id = ? AND state = 'pending';
-         SELECT id FROM callbacks WHERE id = ?;",
-    )
-    .bind(attempt.at)
-    .bind(detail.to_string())
-    .bind(attempt.job_id)
-    .bind(state)
-    .bind(retry_at)
-    .bind(attempt.job_id)
-    .bind(attempt.job_id)
-    .fetch_optional(conn)
-    .await?;
-    found.map(|_| ()).ok_or(StoreError::NotFound)
+          WHERE id = ? AND state = 'pending'",
+    )?
+    .execute(params![state, retry_at, attempt.job_id])?;
+    Ok(())
 }

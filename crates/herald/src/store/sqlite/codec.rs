@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::domain::{ErrCode, MessageState, ReceiptOutcome, Report, Stat, Status};
+use crate::domain::{ErrCode, MessageId, MessageState, ReceiptOutcome, Report, Stat, Status};
 use crate::store::{Millis, Result, StoreError};
 
 /// A stored value this code cannot read back: the database was changed behind Herald's back.
@@ -24,6 +24,37 @@ pub(super) fn status(name: &str) -> Result<Status> {
     Status::parse(name).ok_or_else(|| corrupt(format!("unknown status {name:?}")))
 }
 
+/// Named columns of a result row, whichever driver produced it: reads go through sqlx's pool,
+/// writes through the writer's own connection.
+pub(super) trait Columns {
+    fn text(&self, column: &str) -> Result<Option<String>>;
+    fn int(&self, column: &str) -> Result<Option<i64>>;
+}
+
+impl Columns for SqliteRow {
+    fn text(&self, column: &str) -> Result<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<Option<String>> {
+        Ok(self.get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<Option<i64>> {
+        Ok(self.get(column)?)
+    }
+}
+
+fn required<T>(value: Option<T>, column: &str) -> Result<T> {
+    value.ok_or_else(|| corrupt(format!("{column} is NULL")))
+}
+
 /// Names of the four columns holding a report.
 pub(super) type ReportColumns = [&'static str; 4];
 
@@ -31,20 +62,20 @@ pub(super) type ReportColumns = [&'static str; 4];
 pub(super) const REPORT: ReportColumns = ["status", "stat", "dlr_mask", "err"];
 
 /// The report in the row's `status`, `stat`, `dlr_mask` and `err` columns, if it has one.
-pub(super) fn report(row: &SqliteRow) -> Result<Option<Report>> {
+pub(super) fn report(row: &impl Columns) -> Result<Option<Report>> {
     report_in(row, REPORT)
 }
 
 pub(super) fn report_in(
-    row: &SqliteRow,
+    row: &impl Columns,
     [status_col, stat_col, mask_col, err_col]: ReportColumns,
 ) -> Result<Option<Report>> {
-    let Some(stat) = row.try_get::<Option<String>, _>(stat_col)? else {
+    let Some(stat) = row.text(stat_col)? else {
         return Ok(None);
     };
-    let status_name: String = row.try_get(status_col)?;
-    let dlr_mask: i64 = row.try_get(mask_col)?;
-    let err: i64 = row.try_get(err_col)?;
+    let status_name = required(row.text(status_col)?, status_col)?;
+    let dlr_mask = required(row.int(mask_col)?, mask_col)?;
+    let err = required(row.int(err_col)?, err_col)?;
     Ok(Some(Report {
         status: status(&status_name)?,
         stat: Stat::parse(&stat).ok_or_else(|| corrupt(format!("unknown stat {stat:?}")))?,
@@ -54,16 +85,21 @@ pub(super) fn report_in(
 }
 
 /// A message's state from its status column and report columns.
-pub(super) fn message_state(row: &SqliteRow) -> Result<MessageState> {
+pub(super) fn message_state(row: &impl Columns) -> Result<MessageState> {
     message_state_in(row, REPORT)
 }
 
-pub(super) fn message_state_in(row: &SqliteRow, columns: ReportColumns) -> Result<MessageState> {
-    let status_name: String = row.try_get(columns[0])?;
+pub(super) fn message_state_in(row: &impl Columns, columns: ReportColumns) -> Result<MessageState> {
+    let status_name = required(row.text(columns[0])?, columns[0])?;
     Ok(MessageState {
         status: status(&status_name)?,
         report: report_in(row, columns)?,
     })
+}
+
+/// A message id read back from a column.
+pub(super) fn message_id(id: &str) -> Result<MessageId> {
+    MessageId::parse(id).ok_or_else(|| corrupt(format!("message id {id:?}")))
 }
 
 /// The report columns as bind values: (status, stat, dlr_mask, err).

@@ -15,6 +15,7 @@
 mod accounts;
 mod callbacks;
 mod codec;
+mod failure;
 mod messages;
 mod reads;
 mod receipts;
@@ -26,16 +27,14 @@ mod writer;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::ConnectOptions;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 pub use writer::CommitStats;
 
 use super::{
     Account, AccountRecord, CallbackAttempt, CallbackJob, Event, MessageView, Millis, NewMessage,
-    ReceiptMatch, ReceiptRecord, Result, Store, SubmitJob, SubmitResult,
+    ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
 };
 use crate::domain::MessageId;
 use writer::Writer;
@@ -44,6 +43,8 @@ use writer::Writer;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read connections: reads are short, and SQLite readers do not block each other.
 const READ_CONNECTIONS: u32 = 4;
+/// Prepared statements the writer keeps: every statement it runs, with room to spare.
+const STATEMENT_CACHE: usize = 64;
 
 pub struct SqliteStore {
     writer: Writer,
@@ -57,27 +58,25 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        // FULL: a commit is on disk before `accept` returns; "accepted" means durable.
-        let mut write = options
+        let mut migrate = options
             .clone()
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            // Savepoint and statement journals stay in memory: each write runs in a savepoint,
-            // and a temp file per savepoint cost a pwrite each. Durability is the WAL's job.
-            .pragma("temp_store", "memory")
-            // 64 MiB of page cache (negative: KiB): the hot indexes stay in memory.
-            .pragma("cache_size", "-65536")
             .connect()
             .await?;
-        schema::migrator().run(&mut write).await?;
-        // Opened after the writer has put the file in WAL mode (a persistent setting).
+        schema::migrator().run(&mut migrate).await?;
+        migrate.close().await?;
+        let path = options.get_filename().to_owned();
+        let write = tokio::task::spawn_blocking(move || open_writer(&path))
+            .await
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(std::io::Error::other(e))))??;
+        // Opened after the file is in WAL mode (a persistent setting).
         let reads = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
         Ok(SqliteStore {
-            writer: Writer::start(write),
+            writer: Writer::start(write).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
             reads,
         })
     }
@@ -88,11 +87,32 @@ impl SqliteStore {
     }
 }
 
+/// The writer's connection, with the settings every write relies on.
+fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // More distinct statements than the default cache holds; re-preparing costs a parse.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.execute_batch(
+        // WAL: set by the migration connection already; FULL: a commit is on disk before
+        // `accept` returns, "accepted" means durable.
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         -- Savepoint and statement journals stay in memory: a temp file per savepoint cost a
+         -- pwrite each. Durability is the WAL's job.
+         PRAGMA temp_store = MEMORY;
+         -- 64 MiB of page cache (negative: KiB), so the hot indexes stay in memory.
+         PRAGMA cache_size = -65536;",
+    )?;
+    Ok(conn)
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn upsert_account(&self, account: AccountRecord) -> Result<Account> {
         self.writer
-            .run(move |conn| Box::pin(accounts::upsert(conn, account)))
+            .run(move |conn| accounts::upsert(conn, account))
             .await
     }
 
@@ -102,7 +122,7 @@ impl Store for SqliteStore {
 
     async fn accept(&self, message: NewMessage) -> Result<()> {
         self.writer
-            .run(move |conn| Box::pin(async move { messages::accept(conn, &message).await }))
+            .run(move |conn| messages::accept(conn, &message))
             .await
     }
 
@@ -115,27 +135,25 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SubmitJob>> {
         let carrier = carrier.to_owned();
         self.writer
-            .run(move |conn| {
-                Box::pin(async move { submissions::claim(conn, &carrier, now, limit, lease).await })
-            })
+            .run(move |conn| submissions::claim(conn, &carrier, now, limit, lease))
             .await
     }
 
     async fn record_submit(&self, result: SubmitResult) -> Result<()> {
         self.writer
-            .run(move |conn| Box::pin(async move { submissions::record(conn, &result).await }))
+            .run(move |conn| submissions::record(conn, &result))
             .await
     }
 
     async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch> {
         self.writer
-            .run(move |conn| Box::pin(async move { receipts::record(conn, &receipt).await }))
+            .run(move |conn| receipts::record(conn, &receipt))
             .await
     }
 
     async fn expire_overdue(&self, now: Millis, grace: Duration, limit: usize) -> Result<usize> {
         self.writer
-            .run(move |conn| Box::pin(messages::expire_overdue(conn, now, grace, limit)))
+            .run(move |conn| messages::expire_overdue(conn, now, grace, limit))
             .await
     }
 
@@ -146,15 +164,13 @@ impl Store for SqliteStore {
         lease: Duration,
     ) -> Result<Vec<CallbackJob>> {
         self.writer
-            .run(move |conn| Box::pin(callbacks::claim(conn, now, limit, lease)))
+            .run(move |conn| callbacks::claim(conn, now, limit, lease))
             .await
     }
 
     async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()> {
         self.writer
-            .run(move |conn| {
-                Box::pin(async move { callbacks::record_attempt(conn, &attempt).await })
-            })
+            .run(move |conn| callbacks::record_attempt(conn, &attempt))
             .await
     }
 

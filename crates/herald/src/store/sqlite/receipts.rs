@@ -2,12 +2,11 @@
 //! applied; or kept pending until the `submit_sm_resp` that carries their id arrives.
 
 use herald_smpp::ids::IdKeys;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{codec, state};
 use crate::domain::{MessageId, Report};
-use crate::store::{Millis, ReceiptMatch, ReceiptRecord, Result};
+use crate::store::{Millis, ReceiptMatch, ReceiptRecord, Result, StoreError};
 
 /// Which key matched a receipt to its segment.
 #[derive(Debug, Clone, Copy)]
@@ -38,10 +37,7 @@ impl MatchedBy {
     }
 }
 
-pub(super) async fn record(
-    conn: &mut SqliteConnection,
-    receipt: &ReceiptRecord,
-) -> Result<ReceiptMatch> {
+pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<ReceiptMatch> {
     let keys = IdKeys::of(&receipt.carrier_message_id);
     let tlvs = serde_json::Value::Array(
         receipt
@@ -50,28 +46,30 @@ pub(super) async fn record(
             .map(|(tag, value)| serde_json::json!({ "tag": tag, "value": value }))
             .collect(),
     );
-    let id: i64 = sqlx::query(
-        "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, cid_dec, cid_hex, outcome,
-                               stat_word, carrier_err, raw_text, tlvs, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(&receipt.carrier)
-    .bind(&receipt.carrier_message_id)
-    .bind(&keys.exact)
-    .bind(keys.as_decimal.as_deref())
-    .bind(keys.as_hex.as_deref())
-    .bind(codec::outcome_name(receipt.outcome))
-    .bind(receipt.stat_word.as_deref())
-    .bind(receipt.carrier_err.as_deref())
-    .bind(&receipt.raw_text)
-    .bind(tlvs.to_string())
-    .bind(receipt.received_at)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")?;
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, cid_dec, cid_hex,
+                                   outcome, stat_word, carrier_err, raw_text, tlvs, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )?
+        .query_row(
+            params![
+                receipt.carrier,
+                receipt.carrier_message_id,
+                keys.exact,
+                keys.as_decimal,
+                keys.as_hex,
+                codec::outcome_name(receipt.outcome),
+                receipt.stat_word,
+                receipt.carrier_err,
+                receipt.raw_text,
+                tlvs.to_string(),
+                receipt.received_at,
+            ],
+            |row| row.get(0),
+        )?;
 
-    let Some((message_id, segment, matched_by)) =
-        find_segment(conn, &receipt.carrier, &keys).await?
+    let Some((message_id, segment, matched_by)) = find_segment(conn, &receipt.carrier, &keys)?
     else {
         return Ok(ReceiptMatch::Pending);
     };
@@ -92,8 +90,7 @@ pub(super) async fn record(
         segment,
         matched_by,
         receipt.received_at,
-    )
-    .await?;
+    )?;
     Ok(ReceiptMatch::Matched {
         message_id,
         changed,
@@ -102,81 +99,107 @@ pub(super) async fn record(
 
 /// The most recent submission of `carrier` this id belongs to. The exact key ranks first: it
 /// is the only unambiguous one.
-async fn find_segment(
-    conn: &mut SqliteConnection,
+fn find_segment(
+    conn: &Connection,
     carrier: &str,
     keys: &IdKeys,
 ) -> Result<Option<(MessageId, u32, MatchedBy)>> {
-    let row = sqlx::query(
-        "SELECT message_id, seq, rank FROM (
-             SELECT message_id, seq, submitted_at, 0 AS rank FROM segments
-              WHERE carrier = ?1 AND cid_exact = ?2
-             UNION ALL
-             SELECT message_id, seq, submitted_at, 1 FROM segments
-              WHERE carrier = ?1 AND cid_hex = ?3
-             UNION ALL
-             SELECT message_id, seq, submitted_at, 2 FROM segments
-              WHERE carrier = ?1 AND cid_dec = ?4)
-          ORDER BY rank, submitted_at DESC
-          LIMIT 1",
-    )
-    .bind(carrier)
-    .bind(&keys.exact)
-    .bind(keys.as_decimal.as_deref())
-    .bind(keys.as_hex.as_deref())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let id: String = row.try_get("message_id")?;
-    let id = MessageId::parse(&id).ok_or_else(|| codec::corrupt(format!("message id {id:?}")))?;
+    let found = conn
+        .prepare_cached(
+            "SELECT message_id, seq, rank FROM (
+                 SELECT message_id, seq, submitted_at, 0 AS rank FROM segments
+                  WHERE carrier = ?1 AND cid_exact = ?2
+                 UNION ALL
+                 SELECT message_id, seq, submitted_at, 1 FROM segments
+                  WHERE carrier = ?1 AND cid_hex = ?3
+                 UNION ALL
+                 SELECT message_id, seq, submitted_at, 2 FROM segments
+                  WHERE carrier = ?1 AND cid_dec = ?4)
+              ORDER BY rank, submitted_at DESC
+              LIMIT 1",
+        )?
+        .query_row(
+            params![carrier, keys.exact, keys.as_decimal, keys.as_hex],
+            |row| {
+                Ok((
+                    row.get::<_, String>("message_id")?,
+                    row.get::<_, u32>("seq")?,
+                    row.get::<_, i64>("rank")?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, seq, rank)) = found else {
+        return Ok(None);
+    };
     Ok(Some((
-        id,
-        row.try_get("seq")?,
-        MatchedBy::ranked(row.try_get("rank")?),
+        codec::message_id(&id)?,
+        seq,
+        MatchedBy::ranked(rank),
     )))
 }
 
 /// Applies the receipts of `carrier` that arrived before the submission acknowledged with
 /// `keys`, in arrival order.
-pub(super) async fn apply_pending(
-    conn: &mut SqliteConnection,
+pub(super) fn apply_pending(
+    conn: &Connection,
     message_id: &MessageId,
     segment: u32,
     carrier: &str,
     keys: &IdKeys,
     at: Millis,
 ) -> Result<()> {
-    let rows = sqlx::query(
-        "SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs, received_at,
-                0 AS matched_by
-           FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_exact = ?2
-         UNION
-         SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs, received_at,
-                1
-           FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_dec = ?3
-         UNION
-         SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs, received_at,
-                2
-           FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_hex = ?4
-         ORDER BY id, matched_by",
-    )
-    .bind(carrier)
-    .bind(&keys.exact)
-    .bind(keys.as_hex.as_deref())
-    .bind(keys.as_decimal.as_deref())
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
+                    received_at, 0 AS matched_by
+               FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_exact = ?2
+             UNION
+             SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
+                    received_at, 1
+               FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_dec = ?3
+             UNION
+             SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
+                    received_at, 2
+               FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_hex = ?4
+             ORDER BY id, matched_by",
+        )?
+        .query_map(
+            params![carrier, keys.exact, keys.as_hex, keys.as_decimal],
+            |row| {
+                Ok((
+                    StoredReceiptColumns {
+                        id: row.get("id")?,
+                        carrier_message_id: row.get("carrier_message_id")?,
+                        outcome: row.get("outcome")?,
+                        stat_word: row.get("stat_word")?,
+                        carrier_err: row.get("carrier_err")?,
+                        raw_text: row.get("raw_text")?,
+                        tlvs: row.get("tlvs")?,
+                        received_at: row.get("received_at")?,
+                    },
+                    row.get::<_, i64>("matched_by")?,
+                ))
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
 
     let mut applied = None;
-    for row in rows {
-        let stored = StoredReceipt::from_row(&row)?;
+    for (columns, matched_by) in rows {
         // One receipt can match by several keys; the first (exact) row is the one applied.
-        if applied == Some(stored.id) {
+        if applied == Some(columns.id) {
             continue;
         }
-        applied = Some(stored.id);
-        let matched_by = MatchedBy::ranked(row.try_get("matched_by")?);
-        apply(conn, &stored, message_id, segment, matched_by, at).await?;
+        applied = Some(columns.id);
+        let stored = columns.parse()?;
+        apply(
+            conn,
+            &stored,
+            message_id,
+            segment,
+            MatchedBy::ranked(matched_by),
+            at,
+        )?;
     }
     Ok(())
 }
@@ -193,27 +216,38 @@ struct StoredReceipt {
     received_at: Millis,
 }
 
-impl StoredReceipt {
-    fn from_row(row: &SqliteRow) -> Result<Self> {
-        let tlvs: String = row.try_get("tlvs")?;
-        Ok(Self {
-            id: row.try_get("id")?,
-            carrier_message_id: row.try_get("carrier_message_id")?,
-            outcome: row.try_get("outcome")?,
-            stat_word: row.try_get("stat_word")?,
-            carrier_err: row.try_get("carrier_err")?,
-            raw_text: row.try_get("raw_text")?,
-            tlvs: serde_json::from_str(&tlvs)
+/// A receipt row's columns, before its TLVs are parsed.
+struct StoredReceiptColumns {
+    id: i64,
+    carrier_message_id: String,
+    outcome: String,
+    stat_word: Option<String>,
+    carrier_err: Option<String>,
+    raw_text: String,
+    tlvs: String,
+    received_at: Millis,
+}
+
+impl StoredReceiptColumns {
+    fn parse(self) -> Result<StoredReceipt> {
+        Ok(StoredReceipt {
+            id: self.id,
+            carrier_message_id: self.carrier_message_id,
+            outcome: self.outcome,
+            stat_word: self.stat_word,
+            carrier_err: self.carrier_err,
+            raw_text: self.raw_text,
+            tlvs: serde_json::from_str(&self.tlvs)
                 .map_err(|e| codec::corrupt(format!("receipt tlvs: {e}")))?,
-            received_at: row.try_get("received_at")?,
+            received_at: self.received_at,
         })
     }
 }
 
 /// Links the receipt to its segment, writes it into the message's history and moves the
-/// segment and message, in two round trips. Returns whether the message's status changed.
-async fn apply(
-    conn: &mut SqliteConnection,
+/// segment and message. Returns whether the message's status changed.
+fn apply(
+    conn: &Connection,
     receipt: &StoredReceipt,
     message_id: &MessageId,
     segment: u32,
@@ -238,37 +272,21 @@ async fn apply(
     } else {
         "sent"
     };
+    let id = message_id.as_str();
+    conn.prepare_cached("UPDATE receipts SET message_id = ?, segment = ? WHERE id = ?")?
+        .execute(params![id, segment, receipt.id])?;
+    state::record_event(conn, message_id, at, "receipt", Some(segment), &detail)?;
     // A late or duplicate receipt for a finished segment is history only: the segment keeps its
     // report, and folding it again changes nothing.
-    let sql = concat!(
-        "UPDATE receipts SET message_id = ?, segment = ? WHERE id = ?;
-         INSERT INTO events (message_id, at, kind, segment, detail)
-              VALUES (?, ?, 'receipt', ?, ?);
-         UPDATE segments
+    conn.prepare_cached(
+        "UPDATE segments
             SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = ?, lease_until = NULL,
                 updated_at = ?
-          WHERE message_id = ? AND seq = ? AND state <> 'done';",
-        state::fold_inputs_sql!()
-    );
-    let id = message_id.as_str();
-    let rows = sqlx::query(sql)
-        .bind(id)
-        .bind(segment)
-        .bind(receipt.id)
-        .bind(id)
-        .bind(at)
-        .bind(segment)
-        .bind(detail.to_string())
-        .bind(status)
-        .bind(stat)
-        .bind(dlr_mask)
-        .bind(err)
-        .bind(next_state)
-        .bind(at)
-        .bind(id)
-        .bind(segment)
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-    state::settle(conn, message_id, &rows, at).await
+          WHERE message_id = ? AND seq = ? AND state <> 'done'",
+    )?
+    .execute(params![
+        status, stat, dlr_mask, err, next_state, at, id, segment
+    ])?;
+    let inputs = state::FoldInputs::read(conn, message_id)?.ok_or(StoreError::NotFound)?;
+    state::settle(conn, message_id, &inputs, at)
 }

@@ -1,18 +1,22 @@
-//! Group commit: one task owns the only write connection and commits every write that is
+//! Group commit: one thread owns the only write connection and commits every write that is
 //! waiting in one transaction.
 //!
 //! With `synchronous=FULL` each commit costs an fsync, which bounds commits per second; sharing a
 //! commit among everything that queued up meanwhile is what lets durable acceptance scale. Each
 //! operation runs inside its own SAVEPOINT so a failing one is rolled back alone and gets its own
 //! error, while the others still commit.
+//!
+//! The writer is a plain thread calling SQLite directly: a statement costs microseconds, and
+//! handing each one to a driver's worker thread and back (two wake-ups) cost more than running
+//! it. Callers only wait on a channel for their batch's commit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures_util::future::BoxFuture;
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::failure::database_error;
 use crate::store::{Result, StoreError};
 
 /// Most operations one transaction takes: bounds the latency a batch adds to its last caller.
@@ -21,8 +25,7 @@ const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4 * MAX_BATCH;
 
 /// The work of one write operation, given the writer's connection inside the open transaction.
-pub(super) type Work<T> =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send>;
+pub(super) type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T> + Send>;
 
 /// Counters of the writer, for tests and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,18 +62,21 @@ impl Counters {
     }
 }
 
-/// Handle to the writer task. The task ends when the last handle is dropped.
+/// Handle to the writer thread. The thread ends when the last handle is dropped.
 pub(super) struct Writer {
     ops: mpsc::Sender<Box<dyn Queued>>,
     counters: Arc<Counters>,
 }
 
 impl Writer {
-    pub(super) fn start(conn: SqliteConnection) -> Self {
+    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
         let (ops, queue) = mpsc::channel(QUEUE_DEPTH);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(run(conn, queue, Arc::clone(&counters)));
-        Self { ops, counters }
+        let shared = Arc::clone(&counters);
+        std::thread::Builder::new()
+            .name("herald-store-writer".into())
+            .spawn(move || run(conn, queue, shared))?;
+        Ok(Self { ops, counters })
     }
 
     /// Runs `work` in the next batch and returns its result once that batch is committed.
@@ -79,7 +85,7 @@ impl Writer {
     pub(super) async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let op = Operation {
@@ -102,7 +108,7 @@ impl Writer {
 /// One operation waiting in the queue, with its result type erased.
 trait Queued: Send {
     /// Runs the operation; `false` when it failed and its savepoint must be rolled back.
-    fn execute<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    fn execute(&mut self, conn: &Connection) -> bool;
 
     /// Answers the caller once the batch has ended: `commit_error` is set when the batch as a
     /// whole was not committed.
@@ -116,15 +122,14 @@ struct Operation<T> {
 }
 
 impl<T: Send + 'static> Queued for Operation<T> {
-    fn execute<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        let work = self.work.take();
-        Box::pin(async move {
-            let Some(work) = work else { return false };
-            let outcome = work(conn).await;
-            let ok = outcome.is_ok();
-            self.outcome = Some(outcome);
-            ok
-        })
+    fn execute(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let outcome = work(conn);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
     }
 
     fn answer(self: Box<Self>, commit_error: Option<&Arc<sqlx::Error>>) {
@@ -140,15 +145,17 @@ impl<T: Send + 'static> Queued for Operation<T> {
     }
 }
 
-async fn run(
-    mut conn: SqliteConnection,
-    mut queue: mpsc::Receiver<Box<dyn Queued>>,
-    counters: Arc<Counters>,
-) {
+fn run(conn: Connection, mut queue: mpsc::Receiver<Box<dyn Queued>>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let committed = run_batch(&mut conn, &mut batch).await;
-        let commit_error = match committed {
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let commit_error = match run_batch(&conn, &mut batch) {
             Ok(()) => {
                 counters.record(batch.len());
                 None
@@ -156,8 +163,10 @@ async fn run(
             Err(error) => {
                 tracing::error!(%error, operations = batch.len(), "store batch not committed");
                 // Leave no half-open transaction behind for the next batch; there may be none.
-                let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
-                Some(Arc::new(error))
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Some(Arc::new(database_error(error)))
             }
         };
         for op in batch.drain(..) {
@@ -166,26 +175,16 @@ async fn run(
     }
 }
 
-async fn run_batch(
-    conn: &mut SqliteConnection,
-    batch: &mut [Box<dyn Queued>],
-) -> Result<(), sqlx::Error> {
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Queued>]) -> rusqlite::Result<()> {
     // IMMEDIATE takes the write lock now, so another process holding it makes us wait
-    // (busy_timeout) here instead of failing halfway through the batch. Savepoint statements
-    // are sent together with their neighbours: each round trip to SQLite costs more than the
-    // statement itself.
-    let mut open = "BEGIN IMMEDIATE; SAVEPOINT operation";
+    // (busy_timeout) here instead of failing halfway through the batch.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
     for op in batch.iter_mut() {
-        sqlx::query(open).execute(&mut *conn).await?;
-        open = "RELEASE operation; SAVEPOINT operation";
-        if !op.execute(conn).await {
-            sqlx::query("ROLLBACK TO operation")
-                .execute(&mut *conn)
-                .await?;
+        conn.execute_batch("SAVEPOINT operation")?;
+        if !op.execute(conn) {
+            conn.execute_batch("ROLLBACK TO operation")?;
         }
+        conn.execute_batch("RELEASE operation")?;
     }
-    sqlx::query("RELEASE operation; COMMIT")
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    conn.execute_batch("COMMIT")
 }
