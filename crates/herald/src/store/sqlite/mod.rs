@@ -112,7 +112,7 @@ fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
 impl Store for SqliteStore {
     async fn upsert_account(&self, account: AccountRecord) -> Result<Account> {
         self.writer
-            .run(move |conn| accounts::upsert(conn, account))
+            .run(move |conn| accounts::upsert(conn, account.clone()))
             .await
     }
 

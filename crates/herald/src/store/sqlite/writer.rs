@@ -2,9 +2,13 @@
 //! waiting in one transaction.
 //!
 //! With `synchronous=FULL` each commit costs an fsync, which bounds commits per second; sharing a
-//! commit among everything that queued up meanwhile is what lets durable acceptance scale. Each
-//! operation runs inside its own SAVEPOINT so a failing one is rolled back alone and gets its own
-//! error, while the others still commit.
+//! commit among everything that queued up meanwhile is what lets durable acceptance scale.
+//!
+//! A failing operation is rolled back alone and gets its own error, while the others still
+//! commit. Operations rarely fail, and a SAVEPOINT around each one costs a statement journal
+//! on every page it touches; so a batch first runs plainly, and only when one of its operations
+//! fails is the whole batch rolled back and run again with a savepoint per operation. That is
+//! why an operation's work may run twice: it must depend only on its inputs and the database.
 //!
 //! The writer is a plain thread calling SQLite directly: a statement costs microseconds, and
 //! handing each one to a driver's worker thread and back (two wake-ups) cost more than running
@@ -25,7 +29,8 @@ const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4 * MAX_BATCH;
 
 /// The work of one write operation, given the writer's connection inside the open transaction.
-pub(super) type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T> + Send>;
+/// It may run more than once (see the module notes); only the last run's effects are committed.
+pub(super) type Work<T> = Box<dyn Fn(&Connection) -> Result<T> + Send>;
 
 /// Counters of the writer, for tests and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,11 +90,11 @@ impl Writer {
     pub(super) async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let op = Operation {
-            work: Some(Box::new(work)),
+            work: Box::new(work),
             outcome: None,
             reply,
         };
@@ -107,7 +112,8 @@ impl Writer {
 
 /// One operation waiting in the queue, with its result type erased.
 trait Queued: Send {
-    /// Runs the operation; `false` when it failed and its savepoint must be rolled back.
+    /// Runs the operation, replacing any earlier outcome; `false` when it failed and its
+    /// effects must be rolled back.
     fn execute(&mut self, conn: &Connection) -> bool;
 
     /// Answers the caller once the batch has ended: `commit_error` is set when the batch as a
@@ -116,17 +122,14 @@ trait Queued: Send {
 }
 
 struct Operation<T> {
-    work: Option<Work<T>>,
+    work: Work<T>,
     outcome: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
 }
 
 impl<T: Send + 'static> Queued for Operation<T> {
     fn execute(&mut self, conn: &Connection) -> bool {
-        let Some(work) = self.work.take() else {
-            return false;
-        };
-        let outcome = work(conn);
+        let outcome = (self.work)(conn);
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok
@@ -178,13 +181,116 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Box<dyn Queued>>, counters: A
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Queued>]) -> rusqlite::Result<()> {
     // IMMEDIATE takes the write lock now, so another process holding it makes us wait
     // (busy_timeout) here instead of failing halfway through the batch.
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    statement(conn, "BEGIN IMMEDIATE")?;
+    let mut failed = false;
     for op in batch.iter_mut() {
-        conn.execute_batch("SAVEPOINT operation")?;
         if !op.execute(conn) {
-            conn.execute_batch("ROLLBACK TO operation")?;
+            failed = true;
+            break;
         }
-        conn.execute_batch("RELEASE operation")?;
     }
-    conn.execute_batch("COMMIT")
+    if failed {
+        // The failed operation may have written part of its work: start over, isolating each.
+        if !conn.is_autocommit() {
+            statement(conn, "ROLLBACK")?;
+        }
+        statement(conn, "BEGIN IMMEDIATE")?;
+        for op in batch.iter_mut() {
+            statement(conn, "SAVEPOINT operation")?;
+            if !op.execute(conn) {
+                statement(conn, "ROLLBACK TO operation")?;
+            }
+            statement(conn, "RELEASE operation")?;
+        }
+    }
+    statement(conn, "COMMIT")
+}
+
+/// Runs one parameterless statement, prepared once.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operation<T: Send + 'static>(
+        work: impl Fn(&Connection) -> Result<T> + Send + 'static,
+    ) -> (Box<dyn Queued>, oneshot::Receiver<Result<T>>) {
+        let (reply, answer) = oneshot::channel();
+        let op = Operation {
+            work: Box::new(work),
+            outcome: None,
+            reply,
+        };
+        (Box::new(op), answer)
+    }
+
+    fn insert(conn: &Connection, value: i64) -> Result<()> {
+        conn.execute("INSERT INTO t (v) VALUES (?)", [value])?;
+        Ok(())
+    }
+
+    fn values(conn: &Connection) -> Vec<i64> {
+        let mut statement = conn.prepare("SELECT v FROM t ORDER BY v").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn operation_failing_after_a_partial_write_is_undone_alone_in_its_batch() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
+        let (first, first_answer) = operation(|conn| insert(conn, 1));
+        // Writes 2, then fails on a duplicate of 1: neither of its rows may stay.
+        let (failing, failing_answer) = operation(|conn| {
+            insert(conn, 2)?;
+            insert(conn, 1)
+        });
+        let (last, last_answer) = operation(|conn| insert(conn, 3));
+        let mut batch = vec![first, failing, last];
+
+        run_batch(&conn, &mut batch).unwrap();
+        for op in batch {
+            op.answer(None);
+        }
+
+        assert_eq!(values(&conn), [1, 3]);
+        assert!(first_answer.blocking_recv().unwrap().is_ok());
+        assert!(matches!(
+            failing_answer.blocking_recv().unwrap(),
+            Err(StoreError::Database(_))
+        ));
+        assert!(last_answer.blocking_recv().unwrap().is_ok());
+    }
+
+    #[test]
+    fn batch_without_failures_commits_every_operation() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
+        let mut batch = Vec::new();
+        let mut answers = Vec::new();
+        for value in 1..=4 {
+            let (op, answer) = operation(move |conn| insert(conn, value));
+            batch.push(op);
+            answers.push(answer);
+        }
+
+        run_batch(&conn, &mut batch).unwrap();
+        for op in batch {
+            op.answer(None);
+        }
+
+        assert_eq!(values(&conn), [1, 2, 3, 4]);
+        for answer in answers {
+            assert!(answer.blocking_recv().unwrap().is_ok());
+        }
+    }
 }
