@@ -102,8 +102,9 @@ fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
          -- Savepoint and statement journals stay in memory: a temp file per savepoint cost a
          -- pwrite each. Durability is the WAL's job.
          PRAGMA temp_store = MEMORY;
-         -- 64 MiB of page cache (negative: KiB), so the hot indexes stay in memory.
-         PRAGMA cache_size = -65536;
+         -- 16 MiB of page cache (negative: KiB): the hot indexes stay in memory; more cost
+         -- RSS (64 MiB measured 58 MB more with 100,000 messages in flight) for no clear gain.
+         PRAGMA cache_size = -16384;
          -- Checkpoint every ~40 MiB of WAL rather than 4: a page rewritten by many commits in
          -- between is copied back to the database file (and fsynced) once.
          PRAGMA wal_autocheckpoint = 10000;",
