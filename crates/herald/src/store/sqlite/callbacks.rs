@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec;
+use super::{codec, state};
 use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, Result, StoreError};
 
 pub(super) fn claim(
@@ -57,9 +57,9 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         CallbackNext::Exhausted => ("exhausted", "exhausted", None),
     };
     // The event carries the status the callback told.
-    let status: String = conn
-        .prepare_cached("SELECT status FROM callbacks WHERE id = ?")?
-        .query_row([attempt.job_id], |row| row.get(0))
+    let (message_id, status): (String, String) = conn
+        .prepare_cached("SELECT message_id, status FROM callbacks WHERE id = ?")?
+        .query_row([attempt.job_id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?
         .ok_or(StoreError::NotFound)?;
     let detail = serde_json::json!({
@@ -72,11 +72,8 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         "retry_at": retry_at,
         "status": status,
     });
-    conn.prepare_cached(
-        "INSERT INTO events (message_id, at, kind, segment, detail)
-              SELECT message_id, ?, 'callback', NULL, ? FROM callbacks WHERE id = ?",
-    )?
-    .execute(params![attempt.at, detail.to_string(), attempt.job_id])?;
+    let message_id = codec::message_id(&message_id)?;
+    state::record_event(conn, &message_id, attempt.at, "callback", None, &detail)?;
     // Only a pending callback moves: a straggling attempt whose lease had run out must not
     // revive one already delivered or given up.
     conn.prepare_cached(

@@ -46,11 +46,15 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
             .map(|(tag, value)| serde_json::json!({ "tag": tag, "value": value }))
             .collect(),
     );
+    // Matched before it is stored, so a matched receipt is written once, already linked,
+    // and never passes through the pending indexes.
+    let matched = find_segment(conn, &receipt.carrier, &keys)?;
     let id: i64 = conn
         .prepare_cached(
             "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, cid_dec, cid_hex,
-                                   outcome, stat_word, carrier_err, raw_text, tlvs, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                   outcome, stat_word, carrier_err, raw_text, tlvs, received_at,
+                                   message_id, segment)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )?
         .query_row(
             params![
@@ -65,12 +69,14 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
                 receipt.raw_text,
                 tlvs.to_string(),
                 receipt.received_at,
+                matched
+                    .as_ref()
+                    .map(|(message_id, _, _)| message_id.as_str()),
+                matched.as_ref().map(|(_, segment, _)| *segment),
             ],
             |row| row.get(0),
         )?;
-
-    let Some((message_id, segment, matched_by)) = find_segment(conn, &receipt.carrier, &keys)?
-    else {
+    let Some((message_id, segment, matched_by)) = matched else {
         return Ok(ReceiptMatch::Pending);
     };
     let stored = StoredReceipt {
@@ -192,6 +198,8 @@ pub(super) fn apply_pending(
         }
         applied = Some(columns.id);
         let stored = columns.parse()?;
+        conn.prepare_cached("UPDATE receipts SET message_id = ?, segment = ? WHERE id = ?")?
+            .execute(params![message_id.as_str(), segment, stored.id])?;
         apply(
             conn,
             &stored,
@@ -244,7 +252,7 @@ impl StoredReceiptColumns {
     }
 }
 
-/// Links the receipt to its segment, writes it into the message's history and moves the
+/// Writes a receipt already linked to its segment into the message's history and moves the
 /// segment and message. Returns whether the message's status changed.
 fn apply(
     conn: &Connection,
@@ -273,8 +281,6 @@ fn apply(
         "sent"
     };
     let id = message_id.as_str();
-    conn.prepare_cached("UPDATE receipts SET message_id = ?, segment = ? WHERE id = ?")?
-        .execute(params![id, segment, receipt.id])?;
     state::record_event(conn, message_id, at, "receipt", Some(segment), &detail)?;
     // A late or duplicate receipt for a finished segment is history only: the segment keeps its
     // report, and folding it again changes nothing.
