@@ -106,7 +106,7 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         );
         println!("Demo account: username {account}, password {password}");
         println!(
-            "Try: herald send --url {} --username {account} --password {password} --to 37255500001 --text \"Hello\"",
+            "Try: herald send --url {} --username {account} --password {password} --to 37255500000 --text \"Hello\"",
             app.base_url()
         );
     }
