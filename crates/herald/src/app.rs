@@ -85,10 +85,16 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let intake = CancellationToken::new();
     let links = CancellationToken::new();
     let wakers = Arc::new(Wakers::default());
+    let defaults = PipelineConfig::default();
     let pipeline_cfg = PipelineConfig {
         submit_retry_limit: config.pipeline.submit_retry_limit,
+        submit_retry: Backoff {
+            initial: Duration::from_millis(config.pipeline.submit_retry_delay_ms),
+            ..defaults.submit_retry
+        },
         expiry_grace: Duration::from_secs(config.pipeline.expiry_grace_secs),
-        ..PipelineConfig::default()
+        lease: Duration::from_secs(config.pipeline.submit_lease_secs),
+        ..defaults
     };
 
     let (deliveries_tx, deliveries_rx) = mpsc::channel(4096);
@@ -100,7 +106,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             store: store.clone(),
             link: link.clone(),
             policy: status_policy(carrier),
-            cfg: pipeline_cfg.clone(),
+            cfg: PipelineConfig {
+                registered_delivery: registered_delivery(carrier),
+                ..pipeline_cfg.clone()
+            },
             wakers: wakers.clone(),
         };
         submitters.push(tokio::spawn(submitter.run(intake.clone())));
@@ -238,6 +247,12 @@ fn link_config(c: &CarrierConfig) -> LinkConfig {
         backoff: Backoff::default(),
         connect_timeout: Duration::from_secs(10),
     }
+}
+
+/// A final receipt on success or failure (0x01), plus intermediate notifications (0x10) when the
+/// operator asked for them.
+fn registered_delivery(c: &CarrierConfig) -> u8 {
+    if c.intermediate_receipts { 0x11 } else { 0x01 }
 }
 
 fn status_policy(c: &CarrierConfig) -> StatusPolicy {
