@@ -43,6 +43,9 @@ pub struct RunningApp {
     simulator: CancellationToken,
     http: JoinHandle<()>,
     submitters: Vec<JoinHandle<()>>,
+    /// Awaited, not aborted, at shutdown: it finishes and records the attempts in flight, so a
+    /// callback the customer already got is not sent again after the restart.
+    callbacks: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -132,9 +135,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     )));
     let callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
         .context("building the callback HTTP client")?;
-    background.push(tokio::spawn(
-        callbacks.run(wakers.callbacks.clone(), links.clone()),
-    ));
+    let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 
     let api = ApiState {
         store: store.clone(),
@@ -172,13 +173,14 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         simulator: simulator_token,
         http,
         submitters,
+        callbacks,
         background,
     })
 }
 
 impl RunningApp {
     /// Orderly shutdown: stop accepting and claiming, let in-flight submits finish and be
-    /// recorded, unbind, stop the rest.
+    /// recorded, unbind, let callbacks in flight finish and be recorded, stop the rest.
     pub async fn shutdown(self) {
         self.intake.cancel();
         let _ = self.http.await;
@@ -200,6 +202,8 @@ impl RunningApp {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
+        // Bounded by the callback lease: attempts in flight end within their timeout.
+        let _ = self.callbacks.await;
         self.simulator.cancel();
         for b in self.background {
             b.abort();

@@ -518,3 +518,45 @@ async fn a_sigterm_while_messages_flow_loses_nothing_and_repeats_nothing() {
         assert_eq!(duplicates, 0, "{id}: {:?}", receiver.acknowledged(id));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_lets_a_callback_in_flight_finish_instead_of_repeating_it_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = CallbackReceiver::start().await;
+    // Slow, but well within the callback timeout (2 s).
+    receiver.answer_after(Duration::from_millis(1200));
+    let (http_port, carrier_port) = (free_port(), free_port());
+    let _carrier = start_carrier(dir.path(), carrier_port).await;
+    let config = write_config(dir.path(), http_port, carrier_port);
+    let api = Api::new(format!("http://127.0.0.1:{http_port}"));
+    let mut herald = start_herald(&config, &api).await;
+
+    let dlr_url = receiver.url("/dlr");
+    let (to, last) = destination(0);
+    let id = api
+        .send_ok(
+            ALICE,
+            Via::Get,
+            &[
+                ("to", &to),
+                ("text", "slow receiver"),
+                ("dlr-url", &dlr_url),
+            ],
+        )
+        .await;
+    // The SENT callback has reached the customer, who has not answered yet.
+    eventually(PATIENCE, "the SENT callback to arrive", || {
+        let arrived = !receiver.calls_for(&id).is_empty();
+        async move { arrived.then_some(()) }
+    })
+    .await;
+    herald.terminate();
+    let status = herald.wait_exit(PATIENCE).await;
+    assert!(status.success(), "SIGTERM is a clean exit: {status}");
+
+    receiver.answer_after(Duration::ZERO);
+    let _herald = start_herald(&config, &api).await;
+    let got = receiver.wait_acknowledged(&id, 2, PATIENCE).await;
+    assert_eq!(got, [sent(&id), last(&id)], "each callback once");
+    assert_eq!(api.dlr_response(ALICE, Via::Get, &id).await, "OK DELIVERED");
+}

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::Path;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -99,6 +99,8 @@ impl Callback {
 struct ReceiverState {
     calls: Mutex<Vec<Callback>>,
     answer: AtomicU16,
+    /// How long to think before answering, in milliseconds.
+    delay_ms: AtomicU64,
 }
 
 /// A customer's dlr-url endpoint: answers every GET with the status it is told to (200 unless
@@ -122,6 +124,7 @@ impl CallbackReceiver {
         let state = Arc::new(ReceiverState {
             calls: Mutex::new(Vec::new()),
             answer: AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
         });
         let router = axum::Router::new()
             .fallback(record_callback)
@@ -144,6 +147,14 @@ impl CallbackReceiver {
     /// From now on, answer every callback with `status`.
     pub fn answer_with(&self, status: u16) {
         self.state.answer.store(status, Ordering::SeqCst);
+    }
+
+    /// From now on, answer each callback only after `delay` (it is recorded when it arrives:
+    /// a customer acts on a request when it comes, whether or not the answer gets back).
+    pub fn answer_after(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn calls(&self) -> Vec<Callback> {
@@ -192,6 +203,10 @@ async fn record_callback(State(state): State<Arc<ReceiverState>>, uri: Uri) -> S
         at: Instant::now(),
         answered,
     });
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     StatusCode::from_u16(answered).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
