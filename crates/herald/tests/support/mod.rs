@@ -31,12 +31,24 @@ pub const BOB: (&str, &str) = ("bob", "bob-secret");
 /// How long a test waits for something that normally takes well under a second.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A free loopback port (free when asked; tests that need a fixed port bind it at once).
+/// A loopback port that is free now, for a server a test starts (or restarts) later.
+///
+/// Taken from below the kernel's ephemeral range: a port from that range (what binding port 0
+/// gives) can be handed to any outgoing connection in the meantime as its source port, and the
+/// later bind would then fail.
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_start.saturating_sub(12_000).max(1024);
+    for _ in 0..1000 {
+        let port = rand::random_range(low..ephemeral_start.max(low + 1));
+        if StdListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below {ephemeral_start}")
 }
 
 /// Polls `probe` until it returns `Some`, panicking with `what` after `timeout`.
