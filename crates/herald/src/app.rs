@@ -120,19 +120,20 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     }
     drop(deliveries_tx);
 
-    let mut background = Vec::new();
-    background.push(tokio::spawn(pipeline::ingest_deliveries(
-        store.clone(),
-        wakers.clone(),
-        deliveries_rx,
-    )));
-    background.push(tokio::spawn(pipeline::sweep_expired(
-        store.clone(),
-        wakers.clone(),
-        pipeline_cfg.expiry_grace,
-        Duration::from_secs(1),
-        intake.clone(),
-    )));
+    let background = vec![
+        tokio::spawn(pipeline::ingest_deliveries(
+            store.clone(),
+            wakers.clone(),
+            deliveries_rx,
+        )),
+        tokio::spawn(pipeline::sweep_expired(
+            store.clone(),
+            wakers.clone(),
+            pipeline_cfg.expiry_grace,
+            Duration::from_secs(1),
+            intake.clone(),
+        )),
+    ];
     let callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
         .context("building the callback HTTP client")?;
     let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
