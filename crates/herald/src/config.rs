@@ -159,6 +159,10 @@ pub struct CarrierConfig {
     pub enquire_link_secs: u64,
     #[serde(default = "default_response_timeout_secs")]
     pub response_timeout_secs: u64,
+    /// Ask this carrier for intermediate notifications (ENROUTE, ACCEPTD) besides final
+    /// receipts (`registered_delivery` bit 0x10). They never produce a second `SENT` callback.
+    #[serde(default)]
+    pub intermediate_receipts: bool,
 }
 
 fn default_bind() -> BindMode {
@@ -262,6 +266,15 @@ pub struct PipelineConfig {
     /// Validity when a request gives none (minutes, at most 4320).
     #[serde(default = "default_validity_minutes")]
     pub default_validity_minutes: u32,
+    /// Delay before resubmitting after a temporary carrier error; it doubles with every further
+    /// error (up to five minutes), jittered.
+    #[serde(default = "default_submit_retry_delay_ms")]
+    pub submit_retry_delay_ms: u64,
+    /// How long a segment claimed for submission stays with its submitter. After a crash,
+    /// claimed but unrecorded work is submitted again once this runs out, so it must be longer
+    /// than any submit can take (every carrier's `response_timeout_secs`).
+    #[serde(default = "default_submit_lease_secs")]
+    pub submit_lease_secs: u64,
 }
 
 impl Default for PipelineConfig {
@@ -270,6 +283,8 @@ impl Default for PipelineConfig {
             expiry_grace_secs: default_expiry_grace_secs(),
             submit_retry_limit: default_submit_retry_limit(),
             default_validity_minutes: default_validity_minutes(),
+            submit_retry_delay_ms: default_submit_retry_delay_ms(),
+            submit_lease_secs: default_submit_lease_secs(),
         }
     }
 }
@@ -282,6 +297,12 @@ fn default_submit_retry_limit() -> u32 {
 }
 fn default_validity_minutes() -> u32 {
     360
+}
+fn default_submit_retry_delay_ms() -> u64 {
+    5_000
+}
+fn default_submit_lease_secs() -> u64 {
+    120
 }
 
 /// The longest validity a customer may ask for (three days), in minutes.
@@ -318,6 +339,7 @@ impl Config {
                 status_overrides: BTreeMap::new(),
                 enquire_link_secs: default_enquire_link_secs(),
                 response_timeout_secs: default_response_timeout_secs(),
+                intermediate_receipts: false,
             }],
             routes: vec![RouteConfig {
                 prefix: String::new(),
@@ -436,6 +458,10 @@ impl Config {
             ("PIPELINE", "default_validity_minutes") => {
                 self.pipeline.default_validity_minutes = num(value)?
             }
+            ("PIPELINE", "submit_retry_delay_ms") => {
+                self.pipeline.submit_retry_delay_ms = num(value)?
+            }
+            ("PIPELINE", "submit_lease_secs") => self.pipeline.submit_lease_secs = num(value)?,
             _ => return Err(format!("[{}] has no key {key:?}", section.to_lowercase())),
         }
         Ok(())
@@ -474,6 +500,17 @@ impl Config {
             }
             if c.response_timeout_secs == 0 {
                 return Err(invalid(key("response_timeout_secs"), "must be at least 1"));
+            }
+            // A lease running out while the submit still waits for its response would let the
+            // segment be claimed and sent a second time.
+            if self.pipeline.submit_lease_secs <= c.response_timeout_secs {
+                return Err(invalid(
+                    "pipeline.submit_lease_secs".into(),
+                    &format!(
+                        "must be longer than carriers[{}].response_timeout_secs ({} s)",
+                        c.name, c.response_timeout_secs
+                    ),
+                ));
             }
         }
         let carriers: HashSet<&str> = self.carriers.iter().map(|c| c.name.as_str()).collect();
@@ -696,6 +733,23 @@ allow_networks = ["127.0.0.0/8"]
         assert_eq!(c.pipeline.expiry_grace_secs, 600);
         assert_eq!(c.pipeline.submit_retry_limit, 5);
         assert_eq!(c.pipeline.default_validity_minutes, 360);
+        assert_eq!(c.pipeline.submit_retry_delay_ms, 5_000);
+        assert_eq!(c.pipeline.submit_lease_secs, 120);
+        assert!(!c.carriers[0].intermediate_receipts);
+    }
+
+    #[test]
+    fn a_submit_lease_no_longer_than_a_response_timeout_is_refused() {
+        let text = format!("{OPERATIONS_EXAMPLE}\n[pipeline]\nsubmit_lease_secs = 10\n");
+        let err = Config::from_toml_str(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("submit_lease_secs"), "{err}");
+        let text = text.replace("submit_lease_secs = 10", "submit_lease_secs = 11");
+        let c = parse(&text);
+        assert_eq!(c.pipeline.submit_lease_secs, 11);
     }
 
     #[test]
@@ -817,6 +871,14 @@ allow_networks = ["127.0.0.0/8"]
                 "HERALD_PIPELINE_SUBMIT_RETRY_LIMIT".to_owned(),
                 "9".to_owned(),
             ),
+            (
+                "HERALD_PIPELINE_SUBMIT_RETRY_DELAY_MS".to_owned(),
+                "250".to_owned(),
+            ),
+            (
+                "HERALD_PIPELINE_SUBMIT_LEASE_SECS".to_owned(),
+                "30".to_owned(),
+            ),
             ("HERALD_CONFIG".to_owned(), "ignored.toml".to_owned()),
             ("PATH".to_owned(), "/bin".to_owned()),
         ])
@@ -829,6 +891,8 @@ allow_networks = ["127.0.0.0/8"]
             vec![Duration::from_secs(1), Duration::from_secs(2)]
         );
         assert_eq!(c.pipeline.submit_retry_limit, 9);
+        assert_eq!(c.pipeline.submit_retry_delay_ms, 250);
+        assert_eq!(c.pipeline.submit_lease_secs, 30);
     }
 
     #[test]
