@@ -135,14 +135,14 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
 async fn record_callback(State(r): State<Arc<Receiver>>, RawQuery(q): RawQuery) -> &'static str {
     let q = q.unwrap_or_default();
     *r.callbacks.lock().unwrap() += 1;
-    if q.contains("status=DELIVERED") || q.contains("status=FAILED") {
-        if let Some(id) = q
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("sms_unique_id="))
-        {
-            r.finals.lock().unwrap().insert(id.to_owned(), now_ms_f64());
-            r.changed.notify_waiters();
-        }
+    let is_final = q.contains("status=DELIVERED") || q.contains("status=FAILED");
+    if let Some(id) = q
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sms_unique_id="))
+        .filter(|_| is_final)
+    {
+        r.finals.lock().unwrap().insert(id.to_owned(), now_ms_f64());
+        r.changed.notify_waiters();
     }
     "ok"
 }
@@ -188,7 +188,12 @@ impl Bench {
 }
 
 async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
-    let bench = Arc::new(setup(Carrier::InProcess { receipt_delay_ms: 0 }).await?);
+    let bench = Arc::new(
+        setup(Carrier::InProcess {
+            receipt_delay_ms: 0,
+        })
+        .await?,
+    );
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -243,7 +248,12 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
 }
 
 async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
-    let bench = Arc::new(setup(Carrier::InProcess { receipt_delay_ms: 20 }).await?);
+    let bench = Arc::new(
+        setup(Carrier::InProcess {
+            receipt_delay_ms: 20,
+        })
+        .await?,
+    );
     let total = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let mut ticker = tokio::time::interval(interval);
