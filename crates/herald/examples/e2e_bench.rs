@@ -192,7 +192,12 @@ impl Bench {
 }
 
 async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
-    let bench = Arc::new(setup(Carrier::InProcess { receipt_delay_ms: 0 }).await?);
+    let bench = Arc::new(
+        setup(Carrier::InProcess {
+            receipt_delay_ms: 0,
+        })
+        .await?,
+    );
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -247,7 +252,12 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
 }
 
 async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
-    let bench = Arc::new(setup(Carrier::InProcess { receipt_delay_ms: 20 }).await?);
+    let bench = Arc::new(
+        setup(Carrier::InProcess {
+            receipt_delay_ms: 20,
+        })
+        .await?,
+    );
     let total = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let mut ticker = tokio::time::interval(interval);

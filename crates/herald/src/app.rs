@@ -28,8 +28,8 @@ use crate::http::{ApiDefaults, ApiState};
 use crate::pipeline::{self, PipelineConfig, Submitter, Wakers};
 use crate::routing::Routes;
 use crate::simulator::{self, SimConfig};
-use crate::store::{DuplicatePolicy, SharedStore};
 use crate::store::sqlite::SqliteStore;
+use crate::store::{DuplicatePolicy, SharedStore};
 
 /// A gateway running in this process.
 pub struct RunningApp {

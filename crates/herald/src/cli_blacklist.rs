@@ -78,7 +78,10 @@ pub async fn run(args: BlacklistArgs) -> anyhow::Result<String> {
         .transpose()?;
     Ok(match (&args.action, number) {
         (BlacklistAction::Add { .. }, Some(number)) => {
-            if store.blacklist_add(scope, number.digits(), now_millis()).await? {
+            if store
+                .blacklist_add(scope, number.digits(), now_millis())
+                .await?
+            {
                 format!("{number} added to {whose}")
             } else {
                 format!("{number} was already on {whose}")

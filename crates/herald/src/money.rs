@@ -82,7 +82,15 @@ mod tests {
     #[test]
     fn malformed_or_negative_amounts_are_refused() {
         for bad in [
-            "", ".5", "5.", "-1", "1.0000001", "1,5", "1e3", " 1", "0x10",
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "1.0000001",
+            "1,5",
+            "1e3",
+            " 1",
+            "0x10",
         ] {
             assert!(Money::parse(bad).is_err(), "{bad:?}");
         }

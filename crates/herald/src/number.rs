@@ -40,10 +40,7 @@ impl Destination {
         }
         let parsed = phonenumber::parse(None, format!("+{digits}"))
             .map_err(|e| NumberError::Unparseable(e.to_string()))?;
-        let e164 = parsed
-            .format()
-            .mode(phonenumber::Mode::E164)
-            .to_string();
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         let digits = e164.strip_prefix('+').unwrap_or(&e164).to_owned();
         Ok(Self {
             digits,
@@ -124,10 +121,7 @@ mod tests {
             Destination::parse("+447700900123").unwrap().country_code(),
             44
         );
-        assert_eq!(
-            Destination::parse("4915112345").unwrap().country_code(),
-            49
-        );
+        assert_eq!(Destination::parse("4915112345").unwrap().country_code(), 49);
     }
 
     #[test]

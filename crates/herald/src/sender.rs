@@ -34,7 +34,13 @@ mod tests {
 
     #[test]
     fn names_of_up_to_eleven_letters_and_numbers_of_up_to_fifteen_digits_are_well_formed() {
-        for ok in ["Herald", "My Shop 24", "ABCDEFGHIJK", "372555", "+372555000000000"] {
+        for ok in [
+            "Herald",
+            "My Shop 24",
+            "ABCDEFGHIJK",
+            "372555",
+            "+372555000000000",
+        ] {
             assert!(is_well_formed(ok), "{ok:?}");
         }
         for bad in [

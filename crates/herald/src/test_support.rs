@@ -261,7 +261,9 @@ impl Store for MemoryStore {
     async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool> {
         let mut inner = self.lock();
         let before = inner.blacklist.len();
-        inner.blacklist.retain(|(s, n)| !(*s == scope && n == number));
+        inner
+            .blacklist
+            .retain(|(s, n)| !(*s == scope && n == number));
         Ok(inner.blacklist.len() < before)
     }
 

@@ -105,7 +105,10 @@ impl To {
 
 /// What is kept of a value that is refused but shown back to the customer.
 fn shortened(raw: &str) -> String {
-    raw.chars().filter(|c| !c.is_whitespace()).take(32).collect()
+    raw.chars()
+        .filter(|c| !c.is_whitespace())
+        .take(32)
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

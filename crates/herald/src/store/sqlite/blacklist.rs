@@ -34,12 +34,11 @@ pub(super) async fn remove(
     scope: BlacklistScope,
     number: &str,
 ) -> Result<bool> {
-    let removed =
-        sqlx::query("DELETE FROM blacklist WHERE number = ? AND account_id IS ? ")
-            .bind(number)
-            .bind(account_id(scope))
-            .execute(conn)
-            .await?;
+    let removed = sqlx::query("DELETE FROM blacklist WHERE number = ? AND account_id IS ? ")
+        .bind(number)
+        .bind(account_id(scope))
+        .execute(conn)
+        .await?;
     Ok(removed.rows_affected() > 0)
 }
 
@@ -48,7 +47,5 @@ pub(super) async fn list(pool: &SqlitePool, scope: BlacklistScope) -> Result<Vec
         .bind(account_id(scope))
         .fetch_all(pool)
         .await?;
-    rows.iter()
-        .map(|row| Ok(row.try_get("number")?))
-        .collect()
+    rows.iter().map(|row| Ok(row.try_get("number")?)).collect()
 }

@@ -193,7 +193,9 @@ impl Store for SqliteStore {
     async fn blacklist_add(&self, scope: BlacklistScope, number: &str, at: Millis) -> Result<bool> {
         let number = number.to_owned();
         self.writer
-            .run(move |conn| Box::pin(async move { blacklist::add(conn, scope, &number, at).await }))
+            .run(move |conn| {
+                Box::pin(async move { blacklist::add(conn, scope, &number, at).await })
+            })
             .await
     }
 
