@@ -108,6 +108,10 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
         c.window = 50;
     }
     config.callbacks.concurrency = 256;
+    // Every message is charged when submitted: enough balance for any run.
+    for account in &mut config.accounts {
+        account.balance = "1000000000.00".into();
+    }
     let receiver = Arc::new(Receiver::default());
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let dlr_url = format!("http://{}/dlr", listener.local_addr()?);

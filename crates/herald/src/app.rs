@@ -28,8 +28,8 @@ use crate::http::{ApiDefaults, ApiState};
 use crate::pipeline::{self, PipelineConfig, Submitter, Wakers};
 use crate::routing::Routes;
 use crate::simulator::{self, SimConfig};
-use crate::store::SharedStore;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{DuplicatePolicy, SharedStore};
 
 /// A gateway running in this process.
 pub struct RunningApp {
@@ -52,7 +52,11 @@ pub struct RunningApp {
 /// Starts every part of the gateway. Returns once the HTTP API is listening; carriers bind in
 /// the background.
 pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
-    let store: SharedStore = Arc::new(open_store(&config.database.url).await?);
+    let store: SharedStore = Arc::new(
+        open_store(&config.database.url)
+            .await?
+            .with_duplicate_policy(duplicate_policy(&config.rules)),
+    );
     sync_accounts(&store, &config.accounts)
         .await
         .context("loading accounts into the store")?;
@@ -217,7 +221,17 @@ impl RunningApp {
     }
 }
 
-async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
+/// The duplicate rule (err 006) as the operator configured it.
+pub fn duplicate_policy(rules: &config::RulesConfig) -> DuplicatePolicy {
+    DuplicatePolicy {
+        limit: rules.duplicate_limit,
+        window: Duration::from_secs(rules.duplicate_window_secs),
+        block: Duration::from_secs(rules.duplicate_block_secs),
+    }
+}
+
+/// Opens the configured store (SQLite only in this version).
+pub async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
     if url.starts_with("sqlite:") {
         return SqliteStore::open(url)
             .await

@@ -16,6 +16,9 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Deserializer};
 
+use crate::money::Money;
+use crate::sender;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -56,6 +59,8 @@ pub struct Config {
     pub callbacks: CallbacksConfig,
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
     /// Runs the built-in simulated carrier inside this process (the embedded defaults do).
     #[serde(default)]
     pub simulator: Option<SimulatorConfig>,
@@ -305,6 +310,44 @@ fn default_submit_lease_secs() -> u64 {
     120
 }
 
+/// The message rules decided in the pipeline (status-model §2), beyond routes and senders.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Identical messages (same account, destination and text) allowed within
+    /// `duplicate_window_secs`; the next one is Rejected with err 006 and blocks the identical
+    /// message for `duplicate_block_secs`.
+    #[serde(default = "default_duplicate_limit")]
+    pub duplicate_limit: u32,
+    #[serde(default = "default_duplicate_window_secs")]
+    pub duplicate_window_secs: u64,
+    #[serde(default = "default_duplicate_block_secs")]
+    pub duplicate_block_secs: u64,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            duplicate_limit: default_duplicate_limit(),
+            duplicate_window_secs: default_duplicate_window_secs(),
+            duplicate_block_secs: default_duplicate_block_secs(),
+        }
+    }
+}
+
+// Five identical texts to one number within ten minutes is already more than any one-time
+// password flow or reminder needs; a sixth is what a client stuck in a retry loop sends.
+fn default_duplicate_limit() -> u32 {
+    5
+}
+fn default_duplicate_window_secs() -> u64 {
+    600
+}
+// The block of err 006 as the source document words it: 60 minutes.
+fn default_duplicate_block_secs() -> u64 {
+    3600
+}
+
 /// The longest validity a customer may ask for (three days), in minutes.
 pub const MAX_VALIDITY_MINUTES: u32 = 4320;
 
@@ -358,6 +401,7 @@ impl Config {
                 ..CallbacksConfig::default()
             },
             pipeline: PipelineConfig::default(),
+            rules: RulesConfig::default(),
             simulator: Some(SimulatorConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 2775)),
                 receipt_delay_ms: default_sim_receipt_delay_ms(),
@@ -404,7 +448,7 @@ impl Config {
     }
 
     /// Applies `HERALD_<SECTION>_<KEY>` overrides for the scalar keys of `[http]`, `[database]`,
-    /// `[callbacks]` and `[pipeline]` (and the two list keys of `[callbacks]`, comma-separated).
+    /// `[callbacks]`, `[pipeline]` and `[rules]` (and the two list keys of `[callbacks]`, comma-separated).
     /// Other `HERALD_` variables are left alone: they belong to the command line.
     pub fn apply_env(
         &mut self,
@@ -414,7 +458,7 @@ impl Config {
             let Some(rest) = var.strip_prefix("HERALD_") else {
                 continue;
             };
-            let Some((section, key)) = ["HTTP_", "DATABASE_", "CALLBACKS_", "PIPELINE_"]
+            let Some((section, key)) = ["HTTP_", "DATABASE_", "CALLBACKS_", "PIPELINE_", "RULES_"]
                 .iter()
                 .find_map(|s| rest.strip_prefix(s).map(|k| (&s[..s.len() - 1], k)))
             else {
@@ -462,6 +506,9 @@ impl Config {
                 self.pipeline.submit_retry_delay_ms = num(value)?
             }
             ("PIPELINE", "submit_lease_secs") => self.pipeline.submit_lease_secs = num(value)?,
+            ("RULES", "duplicate_limit") => self.rules.duplicate_limit = num(value)?,
+            ("RULES", "duplicate_window_secs") => self.rules.duplicate_window_secs = num(value)?,
+            ("RULES", "duplicate_block_secs") => self.rules.duplicate_block_secs = num(value)?,
             _ => return Err(format!("[{}] has no key {key:?}", section.to_lowercase())),
         }
         Ok(())
@@ -524,10 +571,10 @@ impl Config {
                     carrier: r.carrier.clone(),
                 });
             }
-            if !is_decimal(&r.price) {
+            if Money::parse(&r.price).is_err() {
                 return Err(invalid(
                     format!("routes[{:?}].price", r.prefix),
-                    "must be a decimal like \"0.05\"",
+                    "must be a decimal like \"0.05\" (at most six decimals)",
                 ));
             }
         }
@@ -539,14 +586,20 @@ impl Config {
             if a.password.is_empty() {
                 return Err(invalid(key("password"), "must not be empty"));
             }
-            if !is_decimal(&a.balance) {
-                return Err(invalid(key("balance"), "must be a decimal like \"100.00\""));
+            if Money::parse(&a.balance).is_err() {
+                return Err(invalid(
+                    key("balance"),
+                    "must be a decimal like \"100.00\" (at most six decimals)",
+                ));
             }
-            if a.senders
-                .iter()
-                .any(|s| s.is_empty() || s.chars().count() > 20)
-            {
-                return Err(invalid(key("senders"), "each sender is 1 to 20 characters"));
+            if let Some(bad) = a.senders.iter().find(|s| !sender::is_well_formed(s)) {
+                return Err(invalid(
+                    key("senders"),
+                    &format!(
+                        "{bad:?}: a sender is 1 to 11 letters, digits and spaces, or a number of \
+                         up to 15 digits"
+                    ),
+                ));
             }
             if !a.dlr_url.is_empty() && !is_http_url(&a.dlr_url) {
                 return Err(invalid(
@@ -558,6 +611,15 @@ impl Config {
         if self.callbacks.concurrency == 0 || self.callbacks.timeout_secs == 0 {
             return Err(invalid(
                 "callbacks.concurrency/timeout_secs".into(),
+                "must be at least 1",
+            ));
+        }
+        if self.rules.duplicate_limit == 0
+            || self.rules.duplicate_window_secs == 0
+            || self.rules.duplicate_block_secs == 0
+        {
+            return Err(invalid(
+                "rules.duplicate_limit/duplicate_window_secs/duplicate_block_secs".into(),
                 "must be at least 1",
             ));
         }
@@ -583,15 +645,6 @@ fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Resul
         }
     }
     Ok(())
-}
-
-/// `12`, `0.05`, `100.00`: what the store and the price list keep as decimal strings.
-pub fn is_decimal(s: &str) -> bool {
-    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    !int.is_empty()
-        && !frac.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub fn is_http_url(s: &str) -> bool {
@@ -736,6 +789,28 @@ allow_networks = ["127.0.0.0/8"]
         assert_eq!(c.pipeline.submit_retry_delay_ms, 5_000);
         assert_eq!(c.pipeline.submit_lease_secs, 120);
         assert!(!c.carriers[0].intermediate_receipts);
+        assert_eq!(c.rules, RulesConfig::default());
+        assert_eq!(
+            (
+                c.rules.duplicate_limit,
+                c.rules.duplicate_window_secs,
+                c.rules.duplicate_block_secs
+            ),
+            (5, 600, 3600)
+        );
+    }
+
+    #[test]
+    fn a_sender_a_handset_cannot_show_or_a_price_with_fractions_of_micros_is_refused() {
+        for (from, to) in [
+            ("senders = [\"Herald\"]", "senders = [\"Herald Gateway\"]"),
+            ("price = \"0.05\"", "price = \"0.0000001\""),
+            ("balance = \"100.00\"", "balance = \"-1\""),
+        ] {
+            let text = OPERATIONS_EXAMPLE.replace(from, to);
+            let err = Config::from_toml_str(&text).unwrap().validate();
+            assert!(matches!(err, Err(ConfigError::Invalid { .. })), "{to}");
+        }
     }
 
     #[test]
@@ -879,6 +954,7 @@ allow_networks = ["127.0.0.0/8"]
                 "HERALD_PIPELINE_SUBMIT_LEASE_SECS".to_owned(),
                 "30".to_owned(),
             ),
+            ("HERALD_RULES_DUPLICATE_LIMIT".to_owned(), "3".to_owned()),
             ("HERALD_CONFIG".to_owned(), "ignored.toml".to_owned()),
             ("PATH".to_owned(), "/bin".to_owned()),
         ])
@@ -893,6 +969,7 @@ allow_networks = ["127.0.0.0/8"]
         assert_eq!(c.pipeline.submit_retry_limit, 9);
         assert_eq!(c.pipeline.submit_retry_delay_ms, 250);
         assert_eq!(c.pipeline.submit_lease_secs, 30);
+        assert_eq!(c.rules.duplicate_limit, 3);
     }
 
     #[test]

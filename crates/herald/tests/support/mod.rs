@@ -402,6 +402,35 @@ impl Api {
         id.to_owned()
     }
 
+    /// A GET of `path` that is not a one-line answer (JSON, CSV): its content type and body.
+    pub async fn fetch(&self, path: &str, params: &[(&str, &str)]) -> (String, String) {
+        let response = self
+            .client
+            .get(format!("{}/{path}", self.base))
+            .query(params)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(response.status(), 200, "{path}: every answer is HTTP 200");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (content_type, response.text().await.expect("a body"))
+    }
+
+    /// `get_balance` as `account`: the raw answer, e.g. `OK 100.00`.
+    pub async fn balance(&self, account: (&str, &str)) -> String {
+        self.call(
+            "get_balance",
+            Via::Get,
+            &[("username", account.0), ("password", account.1)],
+        )
+        .await
+    }
+
     /// `get_dlr_response` as `account` for `id`.
     pub async fn dlr_response(&self, account: (&str, &str), via: Via, id: &str) -> String {
         self.call(
@@ -445,6 +474,12 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut Config)) -> TestApp {
 impl TestApp {
     fn running(&self) -> &RunningApp {
         self.app.as_ref().expect("running")
+    }
+
+    /// The gateway's store, for what the API does not show (stored numbers, store-driven
+    /// events such as expiry).
+    pub fn store(&self) -> &herald::store::SharedStore {
+        &self.running().store
     }
 
     pub async fn history(&self, id: &str) -> Vec<Event> {

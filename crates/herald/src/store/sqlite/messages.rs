@@ -4,11 +4,16 @@ use std::time::Duration;
 
 use sqlx::{Row, SqliteConnection};
 
+use super::rules::Admission;
 use super::{codec, state};
 use crate::domain::{MessageId, MessageState, Report};
 use crate::store::{Millis, NewMessage, Result};
 
-pub(super) async fn accept(conn: &mut SqliteConnection, message: &NewMessage) -> Result<()> {
+pub(super) async fn accept(
+    conn: &mut SqliteConnection,
+    message: &NewMessage,
+    admission: &Admission,
+) -> Result<()> {
     let valid_until = message
         .not_before
         .saturating_add(codec::millis(message.validity));
@@ -47,8 +52,8 @@ pub(super) async fn accept(conn: &mut SqliteConnection, message: &NewMessage) ->
     sqlx::query(
         "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
                                status, stat, dlr_mask, err, segment_count, accepted_at,
-                               not_before, valid_until, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                               not_before, valid_until, updated_at, price_micros, fingerprint)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
          INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
                                status, stat, dlr_mask, err, updated_at)
               SELECT ?, value ->> 0, value ->> 1, value ->> 2, unhex(value ->> 3), ?, ?,
@@ -75,6 +80,8 @@ pub(super) async fn accept(conn: &mut SqliteConnection, message: &NewMessage) ->
     .bind(message.not_before)
     .bind(valid_until)
     .bind(message.accepted_at)
+    .bind(admission.price_micros)
+    .bind(admission.fingerprint)
     // its segments
     .bind(id)
     .bind(segment_state)

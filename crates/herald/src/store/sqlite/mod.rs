@@ -9,15 +9,20 @@
 //! # Layout
 //! - `writer`: the group-commit task.
 //! - `messages`: acceptance and expiry. `submissions`, `receipts`, `callbacks`: the three flows.
+//! - `rules`: blacklist and duplicate checks at acceptance. `charges`: charging at the first
+//!   claim (err 004). `blacklist`: the blacklists themselves.
 //! - `state`: the only code that writes a message's status (events, folding, callback outbox).
 //! - `accounts`, `reads`: lookups. `codec`: columns ↔ domain values. `schema`: migrations.
 
 mod accounts;
+mod blacklist;
 mod callbacks;
+mod charges;
 mod codec;
 mod messages;
 mod reads;
 mod receipts;
+mod rules;
 mod schema;
 mod state;
 mod submissions;
@@ -34,10 +39,12 @@ use sqlx::sqlite::{
 pub use writer::CommitStats;
 
 use super::{
-    Account, AccountRecord, CallbackAttempt, CallbackJob, Event, MessageView, Millis, NewMessage,
-    ReceiptMatch, ReceiptRecord, Result, Store, SubmitJob, SubmitResult,
+    Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, DuplicatePolicy, Event,
+    MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, SubmitJob,
+    SubmitResult,
 };
 use crate::domain::MessageId;
+use crate::money::Money;
 use writer::Writer;
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -48,6 +55,7 @@ const READ_CONNECTIONS: u32 = 4;
 pub struct SqliteStore {
     writer: Writer,
     reads: SqlitePool,
+    duplicates: DuplicatePolicy,
 }
 
 impl SqliteStore {
@@ -74,7 +82,14 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Writer::start(write),
             reads,
+            duplicates: DuplicatePolicy::default(),
         })
+    }
+
+    /// The duplicate rule acceptance applies (err 006); [`DuplicatePolicy::default`] until set.
+    pub fn with_duplicate_policy(mut self, policy: DuplicatePolicy) -> Self {
+        self.duplicates = policy;
+        self
     }
 
     /// What the writer has committed so far: shows group commit at work.
@@ -95,9 +110,15 @@ impl Store for SqliteStore {
         accounts::by_username(&self.reads, username).await
     }
 
-    async fn accept(&self, message: NewMessage) -> Result<()> {
+    async fn accept(&self, mut message: NewMessage) -> Result<()> {
+        let duplicates = self.duplicates;
         self.writer
-            .run(move |conn| Box::pin(async move { messages::accept(conn, &message).await }))
+            .run(move |conn| {
+                Box::pin(async move {
+                    let admission = rules::admit(conn, &mut message, &duplicates).await?;
+                    messages::accept(conn, &message, &admission).await
+                })
+            })
             .await
     }
 
@@ -163,5 +184,29 @@ impl Store for SqliteStore {
 
     async fn next_due(&self) -> Result<Option<Millis>> {
         reads::next_due(&self.reads).await
+    }
+
+    async fn balance(&self, account_id: i64) -> Result<Money> {
+        accounts::balance(&self.reads, account_id).await
+    }
+
+    async fn blacklist_add(&self, scope: BlacklistScope, number: &str, at: Millis) -> Result<bool> {
+        let number = number.to_owned();
+        self.writer
+            .run(move |conn| {
+                Box::pin(async move { blacklist::add(conn, scope, &number, at).await })
+            })
+            .await
+    }
+
+    async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool> {
+        let number = number.to_owned();
+        self.writer
+            .run(move |conn| Box::pin(async move { blacklist::remove(conn, scope, &number).await }))
+            .await
+    }
+
+    async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>> {
+        blacklist::list(&self.reads, scope).await
     }
 }

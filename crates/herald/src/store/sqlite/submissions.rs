@@ -5,7 +5,7 @@ use std::time::Duration;
 use herald_smpp::ids::IdKeys;
 use sqlx::{Row, SqliteConnection};
 
-use super::{codec, receipts, state};
+use super::{charges, codec, receipts, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
@@ -33,6 +33,7 @@ pub(super) async fn claim(
     .await?;
 
     let jobs = rows.iter().map(submit_job).collect::<Result<Vec<_>>>()?;
+    let jobs = charges::charge_claimed(conn, jobs, now).await?;
     if jobs.is_empty() {
         return Ok(jobs);
     }
