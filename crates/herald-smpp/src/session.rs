@@ -162,7 +162,9 @@ pub struct Incoming {
 
 #[derive(Debug)]
 pub enum Request {
-    Pdu(Command),
+    /// Boxed: a decoded PDU is several hundred bytes, and requests queue up to the incoming
+    /// capacity.
+    Pdu(Box<Command>),
     /// A `deliver_sm` or `data_sm` rusmpp refused to decode: handed out anyway, because it may be
     /// a receipt a fallback reader can still use.
     Undecodable(BadPdu),
@@ -758,7 +760,7 @@ async fn read_loop<R: AsyncRead + Unpin + Send + 'static>(
                         // Waiting here is the backpressure: the peer's requests stay unanswered
                         // (and its window fills) while the application catches up.
                         let item = Incoming {
-                            request: Request::Pdu(cmd),
+                            request: Request::Pdu(Box::new(cmd)),
                             responder,
                         };
                         tokio::select! {

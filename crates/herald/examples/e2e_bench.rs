@@ -8,6 +8,10 @@
 //! cargo run --release -p herald --example e2e_bench -- inflight [messages]
 //! ```
 //!
+//! `inflight` runs the simulated carrier in a child process (this program, re-run as
+//! `e2e_bench simulator PORT DELAY_MS`): the receipts it owes are the carrier's memory, not
+//! Herald's, and the peak RSS printed is this process's.
+//!
 //! Prints figures only; nothing is asserted (machines are shared and noisy).
 
 use std::collections::HashMap;
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             "throughput" => throughput(n(1, 20_000), n(2, 256) as usize).await,
             "latency" => latency(n(1, 1_000), n(2, 10)).await,
             "inflight" => inflight(n(1, 100_000)).await,
+            "simulator" => simulator(n(1, 2775) as u16, n(2, 600_000)).await,
             other => anyhow::bail!("unknown mode {other}: throughput | latency | inflight"),
         }
     })
@@ -63,21 +68,50 @@ struct Bench {
     _dir: tempfile::TempDir,
 }
 
-async fn setup(receipt_delay_ms: u64) -> anyhow::Result<Bench> {
+async fn simulator(port: u16, receipt_delay_ms: u64) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let cfg = herald::simulator::SimConfig {
+        receipt_delay: Duration::from_millis(receipt_delay_ms),
+        ..Default::default()
+    };
+    herald::simulator::serve(listener, cfg, Default::default()).await?;
+    Ok(())
+}
+
+/// Where the simulated carrier runs.
+enum Carrier {
+    InProcess { receipt_delay_ms: u64 },
+    ChildProcess { port: u16 },
+}
+
+async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
     let dir = tempfile::tempdir()?;
     let (mut config, password) = Config::load(None)?;
     config.database.url = format!("sqlite://{}", dir.path().join("herald.db").display());
     config.http.listen = "127.0.0.1:0".parse()?;
-    config.simulator = Some(SimulatorConfig {
-        listen: "127.0.0.1:0".parse()?,
-        receipt_delay_ms,
-    });
+    let carrier_port = match carrier {
+        Carrier::InProcess { receipt_delay_ms } => {
+            config.simulator = Some(SimulatorConfig {
+                listen: "127.0.0.1:0".parse()?,
+                receipt_delay_ms,
+            });
+            0
+        }
+        Carrier::ChildProcess { port } => {
+            config.simulator = None;
+            port
+        }
+    };
     for c in &mut config.carriers {
-        c.port = 0;
+        c.port = carrier_port;
         c.tps = 0;
         c.window = 50;
     }
     config.callbacks.concurrency = 256;
+    // Every message is charged when submitted: enough balance for any run.
+    for account in &mut config.accounts {
+        account.balance = "1000000000.00".into();
+    }
     let receiver = Arc::new(Receiver::default());
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let dlr_url = format!("http://{}/dlr", listener.local_addr()?);
@@ -105,14 +139,14 @@ async fn setup(receipt_delay_ms: u64) -> anyhow::Result<Bench> {
 async fn record_callback(State(r): State<Arc<Receiver>>, RawQuery(q): RawQuery) -> &'static str {
     let q = q.unwrap_or_default();
     *r.callbacks.lock().unwrap() += 1;
-    if q.contains("status=DELIVERED") || q.contains("status=FAILED") {
-        if let Some(id) = q
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("sms_unique_id="))
-        {
-            r.finals.lock().unwrap().insert(id.to_owned(), now_ms_f64());
-            r.changed.notify_waiters();
-        }
+    let is_final = q.contains("status=DELIVERED") || q.contains("status=FAILED");
+    if let Some(id) = q
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sms_unique_id="))
+        .filter(|_| is_final)
+    {
+        r.finals.lock().unwrap().insert(id.to_owned(), now_ms_f64());
+        r.changed.notify_waiters();
     }
     "ok"
 }
@@ -158,7 +192,12 @@ impl Bench {
 }
 
 async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
-    let bench = Arc::new(setup(0).await?);
+    let bench = Arc::new(
+        setup(Carrier::InProcess {
+            receipt_delay_ms: 0,
+        })
+        .await?,
+    );
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -213,7 +252,12 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
 }
 
 async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
-    let bench = Arc::new(setup(20).await?);
+    let bench = Arc::new(
+        setup(Carrier::InProcess {
+            receipt_delay_ms: 20,
+        })
+        .await?,
+    );
     let total = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let mut ticker = tokio::time::interval(interval);
@@ -272,7 +316,14 @@ async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
 
 async fn inflight(messages: u64) -> anyhow::Result<()> {
     // Receipts come a long time later, so every accepted message stays in flight.
-    let bench = Arc::new(setup(600_000).await?);
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        probe.local_addr()?.port()
+    };
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["simulator", &port.to_string(), "600000"])
+        .spawn()?;
+    let bench = Arc::new(setup(Carrier::ChildProcess { port }).await?);
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -306,6 +357,7 @@ async fn inflight(messages: u64) -> anyhow::Result<()> {
         *bench.receiver.callbacks.lock().unwrap(),
         peak_rss_mb()
     );
+    let _ = child.kill();
     Ok(())
 }
 

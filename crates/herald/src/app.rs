@@ -28,8 +28,8 @@ use crate::http::{ApiDefaults, ApiState};
 use crate::pipeline::{self, PipelineConfig, Submitter, Wakers};
 use crate::routing::Routes;
 use crate::simulator::{self, SimConfig};
-use crate::store::SharedStore;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{DuplicatePolicy, SharedStore};
 
 /// A gateway running in this process.
 pub struct RunningApp {
@@ -43,13 +43,20 @@ pub struct RunningApp {
     simulator: CancellationToken,
     http: JoinHandle<()>,
     submitters: Vec<JoinHandle<()>>,
+    /// Awaited, not aborted, at shutdown: it finishes and records the attempts in flight, so a
+    /// callback the customer already got is not sent again after the restart.
+    callbacks: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
 }
 
 /// Starts every part of the gateway. Returns once the HTTP API is listening; carriers bind in
 /// the background.
 pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
-    let store: SharedStore = Arc::new(open_store(&config.database.url).await?);
+    let store: SharedStore = Arc::new(
+        open_store(&config.database.url)
+            .await?
+            .with_duplicate_policy(duplicate_policy(&config.rules)),
+    );
     sync_accounts(&store, &config.accounts)
         .await
         .context("loading accounts into the store")?;
@@ -85,10 +92,16 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let intake = CancellationToken::new();
     let links = CancellationToken::new();
     let wakers = Arc::new(Wakers::default());
+    let defaults = PipelineConfig::default();
     let pipeline_cfg = PipelineConfig {
         submit_retry_limit: config.pipeline.submit_retry_limit,
+        submit_retry: Backoff {
+            initial: Duration::from_millis(config.pipeline.submit_retry_delay_ms),
+            ..defaults.submit_retry
+        },
         expiry_grace: Duration::from_secs(config.pipeline.expiry_grace_secs),
-        ..PipelineConfig::default()
+        lease: Duration::from_secs(config.pipeline.submit_lease_secs),
+        ..defaults
     };
 
     let (deliveries_tx, deliveries_rx) = mpsc::channel(4096);
@@ -100,7 +113,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             store: store.clone(),
             link: link.clone(),
             policy: status_policy(carrier),
-            cfg: pipeline_cfg.clone(),
+            cfg: PipelineConfig {
+                registered_delivery: registered_delivery(carrier),
+                ..pipeline_cfg.clone()
+            },
             wakers: wakers.clone(),
         };
         submitters.push(tokio::spawn(submitter.run(intake.clone())));
@@ -108,24 +124,23 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     }
     drop(deliveries_tx);
 
-    let mut background = Vec::new();
-    background.push(tokio::spawn(pipeline::ingest_deliveries(
-        store.clone(),
-        wakers.clone(),
-        deliveries_rx,
-    )));
-    background.push(tokio::spawn(pipeline::sweep_expired(
-        store.clone(),
-        wakers.clone(),
-        pipeline_cfg.expiry_grace,
-        Duration::from_secs(1),
-        intake.clone(),
-    )));
+    let background = vec![
+        tokio::spawn(pipeline::ingest_deliveries(
+            store.clone(),
+            wakers.clone(),
+            deliveries_rx,
+        )),
+        tokio::spawn(pipeline::sweep_expired(
+            store.clone(),
+            wakers.clone(),
+            pipeline_cfg.expiry_grace,
+            Duration::from_secs(1),
+            intake.clone(),
+        )),
+    ];
     let callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
         .context("building the callback HTTP client")?;
-    background.push(tokio::spawn(
-        callbacks.run(wakers.callbacks.clone(), links.clone()),
-    ));
+    let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 
     let api = ApiState {
         store: store.clone(),
@@ -163,13 +178,14 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         simulator: simulator_token,
         http,
         submitters,
+        callbacks,
         background,
     })
 }
 
 impl RunningApp {
     /// Orderly shutdown: stop accepting and claiming, let in-flight submits finish and be
-    /// recorded, unbind, stop the rest.
+    /// recorded, unbind, let callbacks in flight finish and be recorded, stop the rest.
     pub async fn shutdown(self) {
         self.intake.cancel();
         let _ = self.http.await;
@@ -191,6 +207,8 @@ impl RunningApp {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
+        // Bounded by the callback lease: attempts in flight end within their timeout.
+        let _ = self.callbacks.await;
         self.simulator.cancel();
         for b in self.background {
             b.abort();
@@ -203,7 +221,17 @@ impl RunningApp {
     }
 }
 
-async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
+/// The duplicate rule (err 006) as the operator configured it.
+pub fn duplicate_policy(rules: &config::RulesConfig) -> DuplicatePolicy {
+    DuplicatePolicy {
+        limit: rules.duplicate_limit,
+        window: Duration::from_secs(rules.duplicate_window_secs),
+        block: Duration::from_secs(rules.duplicate_block_secs),
+    }
+}
+
+/// Opens the configured store (SQLite only in this version).
+pub async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
     if url.starts_with("sqlite:") {
         return SqliteStore::open(url)
             .await
@@ -238,6 +266,12 @@ fn link_config(c: &CarrierConfig) -> LinkConfig {
         backoff: Backoff::default(),
         connect_timeout: Duration::from_secs(10),
     }
+}
+
+/// A final receipt on success or failure (0x01), plus intermediate notifications (0x10) when the
+/// operator asked for them.
+fn registered_delivery(c: &CarrierConfig) -> u8 {
+    if c.intermediate_receipts { 0x11 } else { 0x01 }
 }
 
 fn status_policy(c: &CarrierConfig) -> StatusPolicy {

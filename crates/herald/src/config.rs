@@ -16,6 +16,9 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Deserializer};
 
+use crate::money::Money;
+use crate::sender;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -56,6 +59,8 @@ pub struct Config {
     pub callbacks: CallbacksConfig,
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
     /// Runs the built-in simulated carrier inside this process (the embedded defaults do).
     #[serde(default)]
     pub simulator: Option<SimulatorConfig>,
@@ -159,6 +164,10 @@ pub struct CarrierConfig {
     pub enquire_link_secs: u64,
     #[serde(default = "default_response_timeout_secs")]
     pub response_timeout_secs: u64,
+    /// Ask this carrier for intermediate notifications (ENROUTE, ACCEPTD) besides final
+    /// receipts (`registered_delivery` bit 0x10). They never produce a second `SENT` callback.
+    #[serde(default)]
+    pub intermediate_receipts: bool,
 }
 
 fn default_bind() -> BindMode {
@@ -262,6 +271,15 @@ pub struct PipelineConfig {
     /// Validity when a request gives none (minutes, at most 4320).
     #[serde(default = "default_validity_minutes")]
     pub default_validity_minutes: u32,
+    /// Delay before resubmitting after a temporary carrier error; it doubles with every further
+    /// error (up to five minutes), jittered.
+    #[serde(default = "default_submit_retry_delay_ms")]
+    pub submit_retry_delay_ms: u64,
+    /// How long a segment claimed for submission stays with its submitter. After a crash,
+    /// claimed but unrecorded work is submitted again once this runs out, so it must be longer
+    /// than any submit can take (every carrier's `response_timeout_secs`).
+    #[serde(default = "default_submit_lease_secs")]
+    pub submit_lease_secs: u64,
 }
 
 impl Default for PipelineConfig {
@@ -270,6 +288,8 @@ impl Default for PipelineConfig {
             expiry_grace_secs: default_expiry_grace_secs(),
             submit_retry_limit: default_submit_retry_limit(),
             default_validity_minutes: default_validity_minutes(),
+            submit_retry_delay_ms: default_submit_retry_delay_ms(),
+            submit_lease_secs: default_submit_lease_secs(),
         }
     }
 }
@@ -282,6 +302,50 @@ fn default_submit_retry_limit() -> u32 {
 }
 fn default_validity_minutes() -> u32 {
     360
+}
+fn default_submit_retry_delay_ms() -> u64 {
+    5_000
+}
+fn default_submit_lease_secs() -> u64 {
+    120
+}
+
+/// The message rules decided in the pipeline (status-model §2), beyond routes and senders.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Identical messages (same account, destination and text) allowed within
+    /// `duplicate_window_secs`; the next one is Rejected with err 006 and blocks the identical
+    /// message for `duplicate_block_secs`.
+    #[serde(default = "default_duplicate_limit")]
+    pub duplicate_limit: u32,
+    #[serde(default = "default_duplicate_window_secs")]
+    pub duplicate_window_secs: u64,
+    #[serde(default = "default_duplicate_block_secs")]
+    pub duplicate_block_secs: u64,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            duplicate_limit: default_duplicate_limit(),
+            duplicate_window_secs: default_duplicate_window_secs(),
+            duplicate_block_secs: default_duplicate_block_secs(),
+        }
+    }
+}
+
+// Five identical texts to one number within ten minutes is already more than any one-time
+// password flow or reminder needs; a sixth is what a client stuck in a retry loop sends.
+fn default_duplicate_limit() -> u32 {
+    5
+}
+fn default_duplicate_window_secs() -> u64 {
+    600
+}
+// The block of err 006 as the source document words it: 60 minutes.
+fn default_duplicate_block_secs() -> u64 {
+    3600
 }
 
 /// The longest validity a customer may ask for (three days), in minutes.
@@ -318,6 +382,7 @@ impl Config {
                 status_overrides: BTreeMap::new(),
                 enquire_link_secs: default_enquire_link_secs(),
                 response_timeout_secs: default_response_timeout_secs(),
+                intermediate_receipts: false,
             }],
             routes: vec![RouteConfig {
                 prefix: String::new(),
@@ -336,6 +401,7 @@ impl Config {
                 ..CallbacksConfig::default()
             },
             pipeline: PipelineConfig::default(),
+            rules: RulesConfig::default(),
             simulator: Some(SimulatorConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 2775)),
                 receipt_delay_ms: default_sim_receipt_delay_ms(),
@@ -382,7 +448,7 @@ impl Config {
     }
 
     /// Applies `HERALD_<SECTION>_<KEY>` overrides for the scalar keys of `[http]`, `[database]`,
-    /// `[callbacks]` and `[pipeline]` (and the two list keys of `[callbacks]`, comma-separated).
+    /// `[callbacks]`, `[pipeline]` and `[rules]` (and the two list keys of `[callbacks]`, comma-separated).
     /// Other `HERALD_` variables are left alone: they belong to the command line.
     pub fn apply_env(
         &mut self,
@@ -392,7 +458,7 @@ impl Config {
             let Some(rest) = var.strip_prefix("HERALD_") else {
                 continue;
             };
-            let Some((section, key)) = ["HTTP_", "DATABASE_", "CALLBACKS_", "PIPELINE_"]
+            let Some((section, key)) = ["HTTP_", "DATABASE_", "CALLBACKS_", "PIPELINE_", "RULES_"]
                 .iter()
                 .find_map(|s| rest.strip_prefix(s).map(|k| (&s[..s.len() - 1], k)))
             else {
@@ -436,6 +502,13 @@ impl Config {
             ("PIPELINE", "default_validity_minutes") => {
                 self.pipeline.default_validity_minutes = num(value)?
             }
+            ("PIPELINE", "submit_retry_delay_ms") => {
+                self.pipeline.submit_retry_delay_ms = num(value)?
+            }
+            ("PIPELINE", "submit_lease_secs") => self.pipeline.submit_lease_secs = num(value)?,
+            ("RULES", "duplicate_limit") => self.rules.duplicate_limit = num(value)?,
+            ("RULES", "duplicate_window_secs") => self.rules.duplicate_window_secs = num(value)?,
+            ("RULES", "duplicate_block_secs") => self.rules.duplicate_block_secs = num(value)?,
             _ => return Err(format!("[{}] has no key {key:?}", section.to_lowercase())),
         }
         Ok(())
@@ -475,6 +548,17 @@ impl Config {
             if c.response_timeout_secs == 0 {
                 return Err(invalid(key("response_timeout_secs"), "must be at least 1"));
             }
+            // A lease running out while the submit still waits for its response would let the
+            // segment be claimed and sent a second time.
+            if self.pipeline.submit_lease_secs <= c.response_timeout_secs {
+                return Err(invalid(
+                    "pipeline.submit_lease_secs".into(),
+                    &format!(
+                        "must be longer than carriers[{}].response_timeout_secs ({} s)",
+                        c.name, c.response_timeout_secs
+                    ),
+                ));
+            }
         }
         let carriers: HashSet<&str> = self.carriers.iter().map(|c| c.name.as_str()).collect();
         for r in &self.routes {
@@ -487,10 +571,10 @@ impl Config {
                     carrier: r.carrier.clone(),
                 });
             }
-            if !is_decimal(&r.price) {
+            if Money::parse(&r.price).is_err() {
                 return Err(invalid(
                     format!("routes[{:?}].price", r.prefix),
-                    "must be a decimal like \"0.05\"",
+                    "must be a decimal like \"0.05\" (at most six decimals)",
                 ));
             }
         }
@@ -502,14 +586,20 @@ impl Config {
             if a.password.is_empty() {
                 return Err(invalid(key("password"), "must not be empty"));
             }
-            if !is_decimal(&a.balance) {
-                return Err(invalid(key("balance"), "must be a decimal like \"100.00\""));
+            if Money::parse(&a.balance).is_err() {
+                return Err(invalid(
+                    key("balance"),
+                    "must be a decimal like \"100.00\" (at most six decimals)",
+                ));
             }
-            if a.senders
-                .iter()
-                .any(|s| s.is_empty() || s.chars().count() > 20)
-            {
-                return Err(invalid(key("senders"), "each sender is 1 to 20 characters"));
+            if let Some(bad) = a.senders.iter().find(|s| !sender::is_well_formed(s)) {
+                return Err(invalid(
+                    key("senders"),
+                    &format!(
+                        "{bad:?}: a sender is 1 to 11 letters, digits and spaces, or a number of \
+                         up to 15 digits"
+                    ),
+                ));
             }
             if !a.dlr_url.is_empty() && !is_http_url(&a.dlr_url) {
                 return Err(invalid(
@@ -521,6 +611,15 @@ impl Config {
         if self.callbacks.concurrency == 0 || self.callbacks.timeout_secs == 0 {
             return Err(invalid(
                 "callbacks.concurrency/timeout_secs".into(),
+                "must be at least 1",
+            ));
+        }
+        if self.rules.duplicate_limit == 0
+            || self.rules.duplicate_window_secs == 0
+            || self.rules.duplicate_block_secs == 0
+        {
+            return Err(invalid(
+                "rules.duplicate_limit/duplicate_window_secs/duplicate_block_secs".into(),
                 "must be at least 1",
             ));
         }
@@ -546,15 +645,6 @@ fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Resul
         }
     }
     Ok(())
-}
-
-/// `12`, `0.05`, `100.00`: what the store and the price list keep as decimal strings.
-pub fn is_decimal(s: &str) -> bool {
-    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
-    !int.is_empty()
-        && !frac.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub fn is_http_url(s: &str) -> bool {
@@ -696,6 +786,45 @@ allow_networks = ["127.0.0.0/8"]
         assert_eq!(c.pipeline.expiry_grace_secs, 600);
         assert_eq!(c.pipeline.submit_retry_limit, 5);
         assert_eq!(c.pipeline.default_validity_minutes, 360);
+        assert_eq!(c.pipeline.submit_retry_delay_ms, 5_000);
+        assert_eq!(c.pipeline.submit_lease_secs, 120);
+        assert!(!c.carriers[0].intermediate_receipts);
+        assert_eq!(c.rules, RulesConfig::default());
+        assert_eq!(
+            (
+                c.rules.duplicate_limit,
+                c.rules.duplicate_window_secs,
+                c.rules.duplicate_block_secs
+            ),
+            (5, 600, 3600)
+        );
+    }
+
+    #[test]
+    fn a_sender_a_handset_cannot_show_or_a_price_with_fractions_of_micros_is_refused() {
+        for (from, to) in [
+            ("senders = [\"Herald\"]", "senders = [\"Herald Gateway\"]"),
+            ("price = \"0.05\"", "price = \"0.0000001\""),
+            ("balance = \"100.00\"", "balance = \"-1\""),
+        ] {
+            let text = OPERATIONS_EXAMPLE.replace(from, to);
+            let err = Config::from_toml_str(&text).unwrap().validate();
+            assert!(matches!(err, Err(ConfigError::Invalid { .. })), "{to}");
+        }
+    }
+
+    #[test]
+    fn a_submit_lease_no_longer_than_a_response_timeout_is_refused() {
+        let text = format!("{OPERATIONS_EXAMPLE}\n[pipeline]\nsubmit_lease_secs = 10\n");
+        let err = Config::from_toml_str(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("submit_lease_secs"), "{err}");
+        let text = text.replace("submit_lease_secs = 10", "submit_lease_secs = 11");
+        let c = parse(&text);
+        assert_eq!(c.pipeline.submit_lease_secs, 11);
     }
 
     #[test]
@@ -817,6 +946,15 @@ allow_networks = ["127.0.0.0/8"]
                 "HERALD_PIPELINE_SUBMIT_RETRY_LIMIT".to_owned(),
                 "9".to_owned(),
             ),
+            (
+                "HERALD_PIPELINE_SUBMIT_RETRY_DELAY_MS".to_owned(),
+                "250".to_owned(),
+            ),
+            (
+                "HERALD_PIPELINE_SUBMIT_LEASE_SECS".to_owned(),
+                "30".to_owned(),
+            ),
+            ("HERALD_RULES_DUPLICATE_LIMIT".to_owned(), "3".to_owned()),
             ("HERALD_CONFIG".to_owned(), "ignored.toml".to_owned()),
             ("PATH".to_owned(), "/bin".to_owned()),
         ])
@@ -829,6 +967,9 @@ allow_networks = ["127.0.0.0/8"]
             vec![Duration::from_secs(1), Duration::from_secs(2)]
         );
         assert_eq!(c.pipeline.submit_retry_limit, 9);
+        assert_eq!(c.pipeline.submit_retry_delay_ms, 250);
+        assert_eq!(c.pipeline.submit_lease_secs, 30);
+        assert_eq!(c.rules.duplicate_limit, 3);
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! - [`callbacks`]: delivery of callbacks to customers' dlr-urls: retry policy, SSRF guard, worker.
 //! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
+//! - [`number`]: destination numbers parsed into E.164 (the `phonenumber` crate stays behind it).
+//! - [`sender`]: which sender names a handset can show and an account may use.
+//! - [`money`]: exact amounts (micro-units) for balances, prices and charges.
+//! - [`pricing`]: the price list the API shows, built from the routes.
+//! - [`cli_blacklist`]: `herald blacklist`, managing blacklists on the configured database.
 //! - [`accounts`]: customer accounts from the config (argon2) and API credential checks.
 //! - [`config`]: the operator's TOML file, `HERALD_...` overrides and the embedded defaults.
 //! - [`cli_send`]: `herald send`, one message followed to its final status.
@@ -21,13 +26,18 @@ pub mod accounts;
 pub mod app;
 pub mod callbacks;
 pub mod carrier;
+pub mod cli_blacklist;
 pub mod cli_send;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod money;
+pub mod number;
 pub mod pipeline;
+pub mod pricing;
 pub mod routing;
+pub mod sender;
 pub mod simulator;
 pub mod store;
 

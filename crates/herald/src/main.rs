@@ -1,4 +1,4 @@
-//! The `herald` command: `serve`, `simulate-carrier`, `send`.
+//! The `herald` command: `serve`, `simulate-carrier`, `send`, `blacklist`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use herald::cli_blacklist::{self, BlacklistArgs};
 use herald::cli_send::{self, SendArgs};
 use herald::config::Config;
 use herald::simulator::{self, SimConfig};
@@ -49,11 +50,16 @@ enum Command {
     /// Send one message and follow it to its final status. Without --url, a gateway is started
     /// in this process on its embedded defaults and the message goes through it.
     Send(SendArgs),
+    /// Manage the blacklists (err 008): the global one, or an account's with --account.
+    Blacklist(BlacklistArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Send(_)));
+    init_logging(matches!(
+        cli.command,
+        Command::Send(_) | Command::Blacklist(_)
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,6 +82,13 @@ fn main() -> anyhow::Result<()> {
                 simulate_carrier(listen, cfg).await
             }
             Command::Send(args) => cli_send::run(args).await,
+            Command::Blacklist(args) => {
+                let output = cli_blacklist::run(args).await?;
+                if !output.is_empty() {
+                    println!("{output}");
+                }
+                Ok(())
+            }
         }
     })
 }
@@ -106,7 +119,7 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         );
         println!("Demo account: username {account}, password {password}");
         println!(
-            "Try: herald send --url {} --username {account} --password {password} --to 37255500001 --text \"Hello\"",
+            "Try: herald send --url {} --username {account} --password {password} --to 37255500000 --text \"Hello\"",
             app.base_url()
         );
     }

@@ -92,7 +92,12 @@ impl Submitter {
                 .claim_submissions(this.link.name(), now_millis(), free, this.cfg.lease)
                 .await
             {
-                Ok(jobs) => jobs,
+                Ok(jobs) => {
+                    // A claim may have Rejected messages the balance could not pay (err 004);
+                    // their callbacks are queued.
+                    this.wakers.callbacks.notify_one();
+                    jobs
+                }
                 Err(e) => {
                     tracing::error!(carrier = this.link.name(), error = %e, "claiming submissions failed");
                     drop(first);

@@ -45,6 +45,11 @@ impl Routes {
         self.routes.iter().find(|r| digits.starts_with(&r.prefix))
     }
 
+    /// Every route, longest prefix first.
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }

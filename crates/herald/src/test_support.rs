@@ -7,9 +7,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::domain::{MessageId, MessageState, Report};
+use crate::money::Money;
 use crate::store::{
-    Account, AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, Event, MessageView, Millis,
-    NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, SubmitJob, SubmitResult,
+    Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext, Event,
+    MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError,
+    SubmitJob, SubmitResult,
 };
 
 #[derive(Default)]
@@ -26,6 +28,7 @@ struct Inner {
     views: HashMap<MessageId, MessageView>,
     callbacks: Vec<QueuedCallback>,
     attempts: Vec<CallbackAttempt>,
+    blacklist: Vec<(BlacklistScope, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +235,48 @@ impl Store for MemoryStore {
 
     async fn history(&self, _: &MessageId) -> Result<Vec<Event>> {
         Ok(Vec::new())
+    }
+
+    /// The configured balance: nothing is ever charged here.
+    async fn balance(&self, account_id: i64) -> Result<Money> {
+        let inner = self.lock();
+        let account = inner
+            .accounts
+            .iter()
+            .find(|a| a.id == account_id)
+            .ok_or(StoreError::NotFound)?;
+        Money::parse(&account.record.balance).map_err(|_| StoreError::NotFound)
+    }
+
+    async fn blacklist_add(&self, scope: BlacklistScope, number: &str, _: Millis) -> Result<bool> {
+        let mut inner = self.lock();
+        let entry = (scope, number.to_owned());
+        if inner.blacklist.contains(&entry) {
+            return Ok(false);
+        }
+        inner.blacklist.push(entry);
+        Ok(true)
+    }
+
+    async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool> {
+        let mut inner = self.lock();
+        let before = inner.blacklist.len();
+        inner
+            .blacklist
+            .retain(|(s, n)| !(*s == scope && n == number));
+        Ok(inner.blacklist.len() < before)
+    }
+
+    async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>> {
+        let mut numbers: Vec<String> = self
+            .lock()
+            .blacklist
+            .iter()
+            .filter(|(s, _)| *s == scope)
+            .map(|(_, n)| n.clone())
+            .collect();
+        numbers.sort();
+        Ok(numbers)
     }
 
     async fn next_due(&self) -> Result<Option<Millis>> {

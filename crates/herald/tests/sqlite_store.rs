@@ -6,8 +6,9 @@ use std::time::Duration;
 use herald::domain::{ErrCode, MessageId, ReceiptOutcome, Report, Stat, Status};
 use herald::store::sqlite::SqliteStore;
 use herald::store::{
-    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, Millis, NewMessage, NewSegment,
-    ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome, SubmitResult,
+    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, DuplicatePolicy, Millis, NewMessage,
+    NewSegment, ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome,
+    SubmitResult,
 };
 use tempfile::TempDir;
 
@@ -218,7 +219,7 @@ async fn accepted_message_goes_through_claim_ack_and_receipt_with_callbacks_in_o
     assert_eq!(
         f.kinds(&id).await,
         [
-            "accepted", "submit", "status", "receipt", "status", "callback", "callback"
+            "accepted", "charge", "submit", "status", "receipt", "status", "callback", "callback"
         ]
     );
     assert!(
@@ -549,7 +550,10 @@ async fn not_sent_and_unknown_outcomes_change_no_status() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(f.kinds(&id).await, ["accepted", "submit", "submit"]);
+    assert_eq!(
+        f.kinds(&id).await,
+        ["accepted", "charge", "submit", "submit"]
+    );
 }
 
 #[tokio::test]
@@ -705,6 +709,8 @@ async fn concurrent_accepts_are_all_committed_in_shared_batches() {
                 for _ in 0..40 {
                     let mut message = template(account_id);
                     message.id = MessageId::generate();
+                    // Distinct texts: identical ones to one number are over the duplicate limit.
+                    message.segments[0].payload = message.id.as_str().as_bytes().to_vec();
                     ids.push(message.id.clone());
                     store.accept(message).await.unwrap();
                 }
@@ -761,6 +767,46 @@ async fn a_failing_write_is_rolled_back_alone_and_reports_its_own_error() {
         .await;
     assert!(matches!(unknown_segment, Err(StoreError::NotFound)));
     assert_eq!(f.kinds(&first.id).await, ["accepted"]);
+}
+
+#[tokio::test]
+async fn duplicate_block_started_in_a_batch_with_a_failing_write_is_kept() {
+    let Fixture {
+        dir: _dir,
+        store,
+        account_id,
+    } = Fixture::new().await;
+    let f = Fixture {
+        dir: _dir,
+        store: store.with_duplicate_policy(DuplicatePolicy {
+            limit: 1,
+            window: Duration::from_secs(60),
+            block: Duration::from_secs(3600),
+        }),
+        account_id,
+    };
+    let first = f.message(1);
+    f.store.accept(first.clone()).await.unwrap();
+    let mut over_limit = f.message(1);
+    over_limit.accepted_at = T0 + 1_000;
+    // The failing accept makes the writer run the batch again, one savepoint per operation:
+    // the rerun must still decide "over the limit" and start the block.
+    let (failed, refused) = tokio::join!(
+        f.store.accept(first.clone()),
+        f.store.accept(over_limit.clone())
+    );
+    assert!(matches!(failed, Err(StoreError::Database(_))));
+    refused.unwrap();
+    let view = f.store.message(&over_limit.id).await.unwrap().unwrap();
+    assert_eq!(view.status, Status::Rejected);
+    assert_eq!(view.report.map(|r| r.err), Some(ErrCode::DUPLICATE));
+
+    // Past the counting window, only the block can refuse it.
+    let mut later = f.message(1);
+    later.accepted_at = T0 + 120_000;
+    f.store.accept(later.clone()).await.unwrap();
+    let view = f.store.message(&later.id).await.unwrap().unwrap();
+    assert_eq!(view.report.map(|r| r.err), Some(ErrCode::DUPLICATE));
 }
 
 fn template(account_id: i64) -> NewMessage {

@@ -28,7 +28,8 @@ async fn store_throughput() {
         .upsert_account(AccountRecord {
             username: "bench".into(),
             password_hash: "x".into(),
-            balance: "0".into(),
+            // Claims charge messages: enough for every one of them.
+            balance: "1000000000.00".into(),
             senders: vec![],
             dlr_url: None,
         })

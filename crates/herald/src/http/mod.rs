@@ -1,5 +1,5 @@
 //! The customer-facing HTTP edge. Today: the plain-text compatibility API (`/send_sms`,
-//! `/get_dlr_response`) of api.md §1, and `/health`.
+//! `/get_dlr_response`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1, and `/health`.
 //!
 //! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
 //! `FAILED <code>` (temporary), typed `text/html; charset=UTF-8` because existing clients check
@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::routing::Routes;
 use crate::store::{Account, SharedStore};
 
+mod balance;
 mod get_dlr_response;
 pub mod params;
 mod send_sms;
@@ -61,11 +62,20 @@ impl Default for ApiDefaults {
 pub fn router(state: ApiState) -> Router {
     let send = get(send_sms::send_sms).post(send_sms::send_sms);
     let status = get(get_dlr_response::get_dlr_response).post(get_dlr_response::get_dlr_response);
+    let balance = get(balance::get_balance).post(balance::get_balance);
+    let prices = get(balance::prices).post(balance::prices);
+    let pricelist = get(balance::pricelist).post(balance::pricelist);
     Router::new()
         .route("/send_sms", send.clone())
         .route("/send_sms/", send)
         .route("/get_dlr_response", status.clone())
         .route("/get_dlr_response/", status)
+        .route("/get_balance", balance.clone())
+        .route("/get_balance/", balance)
+        .route("/prices", prices.clone())
+        .route("/prices/", prices)
+        .route("/pricelist", pricelist.clone())
+        .route("/pricelist/", pricelist)
         .route("/health", get(|| async { "ok" }))
         .with_state(state)
 }

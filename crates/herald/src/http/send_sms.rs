@@ -2,10 +2,12 @@
 //! `OK <sms_unique_id>`.
 //!
 //! Only what makes the request unusable is answered with an error (missing or malformed
-//! parameters, bad credentials, a store failure). A number that is impossible or that no route
-//! serves, or a sender the account may not use, is a property of the message: it is accepted and
-//! stored as Rejected with its `err` code, so the customer learns it the way the status model
-//! says — through the callback and the status query (status-model §4).
+//! parameters, bad credentials, a store failure). A number that does not parse or that no route
+//! serves (005), or a sender the account may not use (007), is a property of the message: it is
+//! accepted and stored as Rejected with its `err` code, so the customer learns it the way the
+//! status model says — through the callback and the status query (status-model §4). The rules
+//! that need durable state (blacklist 008, duplicates 006, credit 004) are the store's, decided
+//! in its transactions.
 //!
 //! `autoconvert`, `udh`, `mclass` and `text-store=sha256` are validated here but their effect on
 //! the message is not applied yet; `text-store=sha256` keeps no text at all until hashing lands,
@@ -21,7 +23,9 @@ use herald_smpp::text;
 use super::{Answer, ApiDefaults, ApiState, BAD_PARAMETERS, Params, SERVER_FAILURE};
 use crate::config::{MAX_VALIDITY_MINUTES, is_http_url};
 use crate::domain::{ErrCode, MessageId, Report};
+use crate::number::Destination;
 use crate::routing::Routes;
+use crate::sender;
 use crate::store::{Account, Millis, NewMessage, NewSegment};
 
 pub(super) async fn send_sms(
@@ -82,26 +86,29 @@ pub enum ParamProblem {
     TooLong,
 }
 
-/// The destination as the customer wrote it.
+/// The `to` parameter as the customer wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    /// E.164 digits without `+`.
-    Number(String),
-    /// Not a number: kept (shortened) for the customer's view, and rejected with err 005.
+pub enum To {
+    Number(Destination),
+    /// Not a phone number: kept (shortened) for the customer's view, and rejected with err 005.
     Invalid(String),
 }
 
-impl Destination {
-    /// Accepts an optional leading `+` and spaces; what remains must be 1 to 15 digits.
+impl To {
     pub fn parse(raw: &str) -> Self {
-        let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
-        let digits = compact.strip_prefix('+').unwrap_or(&compact);
-        if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Destination::Number(digits.to_owned())
-        } else {
-            Destination::Invalid(compact.chars().take(32).collect())
+        match Destination::parse(raw) {
+            Ok(number) => To::Number(number),
+            Err(_) => To::Invalid(shortened(raw)),
         }
     }
+}
+
+/// What is kept of a value that is refused but shown back to the customer.
+fn shortened(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_whitespace())
+        .take(32)
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +135,7 @@ pub enum TextStore {
 /// A `send_sms` request with every parameter checked and defaulted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRequest {
-    pub destination: Destination,
+    pub destination: To,
     pub content: Content,
     pub sender: String,
     pub dlr_url: Option<String>,
@@ -174,10 +181,6 @@ impl SendRequest {
             .text("from")
             .or_else(|| account.record.senders.first().map(String::as_str))
             .ok_or(Missing("from"))?;
-        // SMPP's source_addr holds 20 characters.
-        if sender.chars().count() > 20 {
-            return Err(Malformed("from"));
-        }
 
         let dlr_url = match params.text("dlr-url") {
             Some(url) if is_http_url(url) => Some(url.to_owned()),
@@ -233,7 +236,7 @@ impl SendRequest {
         };
 
         Ok(Self {
-            destination: Destination::parse(to),
+            destination: To::parse(to),
             content,
             sender: sender.to_owned(),
             dlr_url,
@@ -257,17 +260,22 @@ impl SendRequest {
         concat_ref: u8,
     ) -> NewMessage {
         let route = match &self.destination {
-            Destination::Number(digits) => routes.route(digits),
-            Destination::Invalid(_) => None,
+            To::Number(number) => routes.route(number.digits()),
+            To::Invalid(_) => None,
         };
-        let senders = &account.record.senders;
         let rejection = if route.is_none() {
-            // An impossible number and an unserved one share err 005 (status-model §2).
+            // A number that does not parse and an unserved one share err 005 (status-model §2).
             Some(Report::rejected_by_rule(ErrCode::NO_ROUTE))
-        } else if !senders.is_empty() && !senders.contains(&self.sender) {
+        } else if !sender::is_allowed(&account.record.senders, &self.sender) {
             Some(Report::rejected_by_rule(ErrCode::SENDER_NOT_ALLOWED))
         } else {
             None
+        };
+        // A refused sender can be any length; what is kept of it is only for the customer's view.
+        let sender = if sender::is_well_formed(&self.sender) {
+            self.sender
+        } else {
+            shortened(&self.sender)
         };
         let route = route.filter(|_| rejection.is_none());
 
@@ -301,14 +309,15 @@ impl SendRequest {
             _ => None,
         };
         let destination = match self.destination {
-            Destination::Number(d) | Destination::Invalid(d) => d,
+            To::Number(number) => number.digits().to_owned(),
+            To::Invalid(raw) => raw,
         };
 
         NewMessage {
             id,
             account_id: account.id,
             destination,
-            sender: self.sender,
+            sender,
             text,
             dlr_url: self.dlr_url,
             carrier: route.map(|r| r.carrier.clone()),
@@ -391,27 +400,13 @@ mod tests {
     }
 
     #[test]
-    fn a_number_with_plus_and_spaces_is_normalised_to_digits() {
-        assert_eq!(
-            Destination::parse("+372 5555 5555"),
-            Destination::Number("37255555555".into())
-        );
-        assert_eq!(
-            Destination::parse("37255555555"),
-            Destination::Number("37255555555".into())
-        );
-        assert!(matches!(
-            Destination::parse("+372-5555"),
-            Destination::Invalid(_)
-        ));
-        assert!(matches!(
-            Destination::parse("++372"),
-            Destination::Invalid(_)
-        ));
-        assert!(matches!(
-            Destination::parse("1234567890123456"),
-            Destination::Invalid(_)
-        ));
+    fn a_number_is_parsed_and_anything_else_is_kept_shortened_for_the_customer() {
+        let To::Number(number) = To::parse("+372 5555 5555") else {
+            panic!("a number")
+        };
+        assert_eq!(number.digits(), "37255555555");
+        assert_eq!(To::parse("+372-5555"), To::Invalid("+372-5555".into()));
+        assert_eq!(To::parse(&"9".repeat(40)), To::Invalid("9".repeat(32)));
     }
 
     #[test]
@@ -451,7 +446,6 @@ mod tests {
             "mclass=4",
             "text-store=cloud",
             "charset=koi8-r",
-            "from=ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         ] {
             assert!(parse(&format!("to=372555&text=hi&{bad}")).is_err(), "{bad}");
         }
@@ -536,11 +530,13 @@ mod tests {
 
     #[test]
     fn an_impossible_number_is_rejected_with_err_005() {
-        let m = message("to=hello&text=hi");
-        let r = m.rejection.unwrap();
-        assert_eq!((r.status, r.err), (Status::Rejected, ErrCode::NO_ROUTE));
-        assert_eq!(m.carrier, None);
-        assert_eq!(m.destination, "hello");
+        for to in ["hello", "%2B3725", "%2B999123456"] {
+            let m = message(&format!("to={to}&text=hi"));
+            let r = m.rejection.unwrap();
+            assert_eq!((r.status, r.err), (Status::Rejected, ErrCode::NO_ROUTE));
+            assert_eq!(m.carrier, None);
+        }
+        assert_eq!(message("to=hello&text=hi").destination, "hello");
     }
 
     #[test]
@@ -552,8 +548,27 @@ mod tests {
 
     #[test]
     fn a_sender_outside_the_account_list_is_rejected_with_err_007() {
-        let m = message("to=372555&text=hi&from=Bank");
+        let m = message("to=37255500000&text=hi&from=Bank");
         assert_eq!(m.rejection.unwrap().err, ErrCode::SENDER_NOT_ALLOWED);
+        let long = "ABCDEFGHIJKLMNOPQRSTUVWXYZ".repeat(2);
+        let m = message(&format!("to=37255500000&text=hi&from={long}"));
+        assert_eq!(m.rejection.unwrap().err, ErrCode::SENDER_NOT_ALLOWED);
+        assert_eq!(m.sender.len(), 32, "kept shortened");
+    }
+
+    #[test]
+    fn an_account_without_a_sender_list_may_use_any_well_formed_sender() {
+        let mut anyone = account();
+        anyone.record.senders.clear();
+        let send = |from: &str| {
+            parse(&format!("to=37255500000&text=hi&from={from}"))
+                .unwrap()
+                .into_message(&anyone, &routes(), MessageId::generate(), NOW, 1)
+        };
+        assert_eq!(send("Bank").rejection, None);
+        assert_eq!(send("%2B37255500001").rejection, None);
+        let err = send("Far%20Too%20Long%20Name").rejection.unwrap().err;
+        assert_eq!(err, ErrCode::SENDER_NOT_ALLOWED);
     }
 
     #[test]

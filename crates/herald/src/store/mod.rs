@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::{MessageId, Report, Status};
+use crate::money::Money;
 
 pub mod sqlite;
 
@@ -48,7 +49,9 @@ pub struct AccountRecord {
     pub username: String,
     /// PHC string (argon2).
     pub password_hash: String,
-    /// Decimal string in the account currency, e.g. "100.00".
+    /// The configured balance, a decimal string in the account currency, e.g. "100.00". It
+    /// opens a new account's balance; raising it later tops the account up by the difference.
+    /// The live balance is [`Store::balance`].
     pub balance: String,
     pub senders: Vec<String>,
     pub dlr_url: Option<String>,
@@ -228,7 +231,42 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+/// Whose blacklist an entry is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlacklistScope {
+    /// Every account's messages obey it.
+    Global,
+    /// One account's own list.
+    Account(i64),
+}
+
+/// The duplicate rule (err 006): more than `limit` identical messages (same account,
+/// destination and content) accepted within `window` reject the next one and block that
+/// message to that number for `block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuplicatePolicy {
+    pub limit: u32,
+    pub window: Duration,
+    pub block: Duration,
+}
+
+impl Default for DuplicatePolicy {
+    fn default() -> Self {
+        Self {
+            limit: 5,
+            window: Duration::from_secs(600),
+            block: Duration::from_secs(3600),
+        }
+    }
+}
+
 /// Durable state behind every part of Herald.
+///
+/// The rules that need durable state are decided inside the store's transactions, so they hold
+/// under any concurrency: blacklists and duplicate limits when a message is accepted, the
+/// balance when it is first claimed for submission (it is charged for all its segments then,
+/// and Rejected with err 004 if the balance cannot pay). A message that ends Rejected after it
+/// was charged is refunded in the transaction that rejects it.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates or updates the account of that username (operator config is the source of truth).
@@ -236,12 +274,15 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_username(&self, username: &str) -> Result<Option<Account>>;
 
     /// Commits a new message with its segments, and either its submission jobs or (when
-    /// `rejection` is set) its callback. Returns only once durable. Concurrent calls share one
-    /// commit.
+    /// `rejection` is set, or the blacklist or duplicate rule refuses it) its callback. Returns
+    /// only once durable. Concurrent calls share one commit.
     async fn accept(&self, message: NewMessage) -> Result<()>;
 
     /// Leases up to `limit` due segments routed to `carrier` (queued, `not_before <= now`, lease
     /// free or expired). Per carrier, so a slow carrier's backlog never holds another's leases.
+    ///
+    /// A message claimed for the first time is charged for all its segments; one the balance
+    /// cannot pay is Rejected (err 004, callback enqueued) instead of returned.
     async fn claim_submissions(
         &self,
         carrier: &str,
@@ -276,4 +317,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest time a queue has work (to sleep until then), if any.
     async fn next_due(&self) -> Result<Option<Millis>>;
+
+    /// The account's live balance.
+    async fn balance(&self, account_id: i64) -> Result<Money>;
+
+    /// Adds `number` (E.164 digits) to a blacklist; `false` when it was already there.
+    async fn blacklist_add(&self, scope: BlacklistScope, number: &str, at: Millis) -> Result<bool>;
+    /// Removes `number` from a blacklist; `false` when it was not there.
+    async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool>;
+    /// The numbers on a blacklist, sorted.
+    async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>>;
 }

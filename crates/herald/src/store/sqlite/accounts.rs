@@ -1,21 +1,32 @@
-//! Customer accounts, a copy of the operator's configuration.
+//! Customer accounts, a copy of the operator's configuration, and their live balances.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::codec;
-use crate::store::{Account, AccountRecord, Result};
+use crate::money::Money;
+use crate::store::{Account, AccountRecord, Result, StoreError};
 
+/// Creates the account, or updates it from the configuration. The configured balance opens a new
+/// account; for an existing one, a change of the configured balance is applied to the live
+/// balance as the difference (raising it in the file tops the account up; restarting with the
+/// same file changes nothing), never taking it below zero.
 pub(super) fn upsert(conn: &rusqlite::Connection, record: AccountRecord) -> Result<Account> {
     let senders = serde_json::to_string(&record.senders)
         .map_err(|e| codec::corrupt(format!("account senders: {e}")))?;
+    let configured = Money::parse(&record.balance)
+        .map_err(|e| codec::corrupt(format!("account balance: {e}")))?;
     let id: i64 = conn
         .prepare_cached(
-            "INSERT INTO accounts (username, password_hash, balance, senders, dlr_url)
-             VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO accounts (username, password_hash, balance, senders, dlr_url,
+                                   balance_micros, configured_micros)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (username) DO UPDATE
                 SET password_hash = excluded.password_hash, balance = excluded.balance,
-                    senders = excluded.senders, dlr_url = excluded.dlr_url
+                    senders = excluded.senders, dlr_url = excluded.dlr_url,
+                    balance_micros = max(0, balance_micros + excluded.configured_micros
+                                            - configured_micros),
+                    configured_micros = excluded.configured_micros
              RETURNING id",
         )?
         .query_row(
@@ -24,11 +35,22 @@ pub(super) fn upsert(conn: &rusqlite::Connection, record: AccountRecord) -> Resu
                 record.password_hash,
                 record.balance,
                 senders,
-                record.dlr_url
+                record.dlr_url,
+                configured.micros(),
+                configured.micros(),
             ],
             |row| row.get(0),
         )?;
     Ok(Account { id, record })
+}
+
+pub(super) async fn balance(pool: &SqlitePool, account_id: i64) -> Result<Money> {
+    let row = sqlx::query("SELECT balance_micros FROM accounts WHERE id = ?")
+        .bind(account_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(Money::from_micros(row.try_get("balance_micros")?))
 }
 
 pub(super) async fn by_username(pool: &SqlitePool, username: &str) -> Result<Option<Account>> {

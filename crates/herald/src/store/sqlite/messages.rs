@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
+use super::rules::Admission;
 use super::{codec, state};
 use crate::domain::{MessageState, Report};
 use crate::store::{Millis, NewMessage, Result};
 
-pub(super) fn accept(conn: &Connection, message: &NewMessage) -> Result<()> {
+pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admission) -> Result<()> {
     let valid_until = message
         .not_before
         .saturating_add(codec::millis(message.validity));
@@ -17,7 +18,7 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage) -> Result<()> {
     } else {
         MessageState::queued()
     };
-    let rejection = message.rejection.map(|report| waiting.apply(report));
+    let rejection = admission.rejection.map(|report| waiting.apply(report));
     let current = rejection.map_or(waiting, |t| t.state);
     let report = current.report.as_ref().map(codec::report_columns);
 
@@ -32,8 +33,8 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
                                status, stat, dlr_mask, err, segment_count, accepted_at,
-                               not_before, valid_until, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               not_before, valid_until, updated_at, price_micros, fingerprint)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         id,
@@ -53,6 +54,8 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage) -> Result<()> {
         message.not_before,
         valid_until,
         message.accepted_at,
+        admission.price_micros,
+        admission.fingerprint,
     ])?;
     let mut insert_segment = conn.prepare_cached(
         "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,

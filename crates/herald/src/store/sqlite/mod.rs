@@ -11,16 +11,21 @@
 //! # Layout
 //! - `writer`: the group-commit thread. `failure`: its errors as `StoreError::Database`.
 //! - `messages`: acceptance and expiry. `submissions`, `receipts`, `callbacks`: the three flows.
+//! - `rules`: blacklist and duplicate checks at acceptance. `charges`: charging at the first
+//!   claim (err 004). `blacklist`: the blacklists themselves.
 //! - `state`: the only code that writes a message's status (events, folding, callback outbox).
 //! - `accounts`, `reads`: lookups. `codec`: columns ↔ domain values. `schema`: migrations.
 
 mod accounts;
+mod blacklist;
 mod callbacks;
+mod charges;
 mod codec;
 mod failure;
 mod messages;
 mod reads;
 mod receipts;
+mod rules;
 mod schema;
 mod state;
 mod submissions;
@@ -35,10 +40,12 @@ use sqlx::{ConnectOptions, Connection};
 pub use writer::CommitStats;
 
 use super::{
-    Account, AccountRecord, CallbackAttempt, CallbackJob, Event, MessageView, Millis, NewMessage,
-    ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
+    Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, DuplicatePolicy, Event,
+    MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError,
+    SubmitJob, SubmitResult,
 };
 use crate::domain::MessageId;
+use crate::money::Money;
 use writer::Writer;
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -51,6 +58,7 @@ const STATEMENT_CACHE: usize = 64;
 pub struct SqliteStore {
     writer: Writer,
     reads: SqlitePool,
+    duplicates: DuplicatePolicy,
 }
 
 impl SqliteStore {
@@ -80,7 +88,14 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Writer::start(write).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
             reads,
+            duplicates: DuplicatePolicy::default(),
         })
+    }
+
+    /// The duplicate rule acceptance applies (err 006); [`DuplicatePolicy::default`] until set.
+    pub fn with_duplicate_policy(mut self, policy: DuplicatePolicy) -> Self {
+        self.duplicates = policy;
+        self
     }
 
     /// What the writer has committed so far: shows group commit at work.
@@ -127,8 +142,14 @@ impl Store for SqliteStore {
     }
 
     async fn accept(&self, message: NewMessage) -> Result<()> {
+        let duplicates = self.duplicates;
         self.writer
-            .run(move |conn| messages::accept(conn, &message))
+            .run(move |conn| {
+                // The rules' verdict goes alongside the message rather than into it: a rerun of
+                // this work (see `writer`) must decide again from the database alone.
+                let admission = rules::admit(conn, &message, &duplicates)?;
+                messages::accept(conn, &message, &admission)
+            })
             .await
     }
 
@@ -190,5 +211,27 @@ impl Store for SqliteStore {
 
     async fn next_due(&self) -> Result<Option<Millis>> {
         reads::next_due(&self.reads).await
+    }
+
+    async fn balance(&self, account_id: i64) -> Result<Money> {
+        accounts::balance(&self.reads, account_id).await
+    }
+
+    async fn blacklist_add(&self, scope: BlacklistScope, number: &str, at: Millis) -> Result<bool> {
+        let number = number.to_owned();
+        self.writer
+            .run(move |conn| blacklist::add(conn, scope, &number, at))
+            .await
+    }
+
+    async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool> {
+        let number = number.to_owned();
+        self.writer
+            .run(move |conn| blacklist::remove(conn, scope, &number))
+            .await
+    }
+
+    async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>> {
+        blacklist::list(&self.reads, scope).await
     }
 }

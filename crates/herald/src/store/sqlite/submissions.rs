@@ -5,7 +5,7 @@ use std::time::Duration;
 use herald_smpp::ids::IdKeys;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{codec, receipts, state};
+use super::{charges, codec, receipts, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
@@ -52,6 +52,8 @@ pub(super) fn claim(
         .into_iter()
         .map(|(id, columns)| Ok(columns.into_job(codec::message_id(&id)?)))
         .collect::<Result<Vec<_>>>()?;
+
+    let jobs = charges::charge_claimed(conn, jobs, now)?;
 
     let lease_until = now.saturating_add(codec::millis(lease));
     let mut lease_segment = conn

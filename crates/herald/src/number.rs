@@ -1,0 +1,157 @@
+//! Phone numbers a message is sent to, parsed once at the edge into E.164.
+//!
+//! A [`Destination`] exists only for a number that parses: international format (with or without
+//! `+`), a country calling code that exists, and a national number the numbering plan could
+//! hold. Herald deliberately does not demand that the number fall in a range the metadata
+//! currently lists as assigned: numbering plans change faster than any copy of them, reserved
+//! ranges (such as the UK's drama numbers) are served by test carriers, and the carrier has the
+//! last word anyway (a `submit_sm_resp` of `0x0B` is reported as err 003). Which numbers Herald
+//! serves at all is the route table's business (err 005).
+//!
+//! The `phonenumber` crate stays behind this module: nothing else names its types.
+
+use std::fmt;
+
+/// A destination number in E.164.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    /// E.164 digits without the `+`.
+    digits: String,
+    country_code: u16,
+}
+
+/// Why a number is not a [`Destination`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    #[error("a number is 1 to 15 digits, optionally after a +")]
+    NotDigits,
+    #[error("not a phone number: {0}")]
+    Unparseable(String),
+}
+
+impl Destination {
+    /// Accepts an optional leading `+` and spaces; what remains must be the international form
+    /// of a phone number (country calling code first).
+    pub fn parse(raw: &str) -> Result<Self, NumberError> {
+        let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+        let digits = compact.strip_prefix('+').unwrap_or(&compact);
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NumberError::NotDigits);
+        }
+        let parsed = phonenumber::parse(None, format!("+{digits}"))
+            .map_err(|e| NumberError::Unparseable(e.to_string()))?;
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        let digits = e164.strip_prefix('+').unwrap_or(&e164).to_owned();
+        Ok(Self {
+            digits,
+            country_code: parsed.code().value(),
+        })
+    }
+
+    /// E.164 digits without the `+`: what routes match and what carriers are sent.
+    pub fn digits(&self) -> &str {
+        &self.digits
+    }
+
+    pub fn country_code(&self) -> u16 {
+        self.country_code
+    }
+}
+
+/// `+37255500000`.
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "+{}", self.digits)
+    }
+}
+
+/// The ISO 3166 country codes (`"EE"`) that use `calling_code`, as the numbering metadata knows
+/// them; non-geographic services have none.
+pub fn countries_of(calling_code: u16) -> Vec<&'static str> {
+    phonenumber::metadata::DATABASE
+        .region(&calling_code)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| is_country_id(id))
+        .collect()
+}
+
+/// The country calling code of the ISO 3166 country `id` (`"EE"` → 372), any case.
+pub fn calling_code_of(id: &str) -> Option<u16> {
+    let id = id.to_ascii_uppercase();
+    is_country_id(&id)
+        .then(|| phonenumber::metadata::DATABASE.by_id(id.as_str()))
+        .flatten()
+        .map(|meta| meta.country_code())
+}
+
+/// Every country the numbering metadata knows, as (ISO 3166 code, calling code), sorted by code.
+pub fn all_countries() -> Vec<(&'static str, u16)> {
+    let mut all: Vec<_> = phonenumber::metadata::DATABASE
+        .iter()
+        .map(|meta| (meta.id(), meta.country_code()))
+        .filter(|(id, _)| is_country_id(id))
+        .collect();
+    all.sort_unstable();
+    all
+}
+
+/// Two letters; the metadata also lists "001" for non-geographic calling codes.
+fn is_country_id(id: &str) -> bool {
+    id.len() == 2 && id.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_with_plus_and_spaces_is_stored_as_e164_digits() {
+        let d = Destination::parse("+372 5555 5555").unwrap();
+        assert_eq!(d.digits(), "37255555555");
+        assert_eq!(d.country_code(), 372);
+        assert_eq!(d.to_string(), "+37255555555");
+        assert_eq!(Destination::parse("37255555555").unwrap(), d);
+    }
+
+    #[test]
+    fn reserved_and_unassigned_ranges_of_real_countries_parse() {
+        // Ofcom's drama range and a short German number: the carrier decides, not us.
+        assert_eq!(
+            Destination::parse("+447700900123").unwrap().country_code(),
+            44
+        );
+        assert_eq!(Destination::parse("4915112345").unwrap().country_code(), 49);
+    }
+
+    #[test]
+    fn what_is_not_a_phone_number_is_refused() {
+        for bad in ["", "+", "hello", "+372-5555", "++372", "1234567890123456"] {
+            assert_eq!(
+                Destination::parse(bad),
+                Err(NumberError::NotDigits),
+                "{bad:?}"
+            );
+        }
+        // No such country calling code; a national number too short to exist.
+        for bad in ["+999123456", "3725", "1"] {
+            assert!(
+                matches!(Destination::parse(bad), Err(NumberError::Unparseable(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn countries_and_calling_codes_map_both_ways() {
+        assert_eq!(calling_code_of("EE"), Some(372));
+        assert_eq!(calling_code_of("ee"), Some(372));
+        assert_eq!(calling_code_of("XX"), None);
+        assert_eq!(calling_code_of("001"), None);
+        assert_eq!(countries_of(372), vec!["EE"]);
+        assert!(countries_of(1).contains(&"US") && countries_of(1).contains(&"CA"));
+        let all = all_countries();
+        assert!(all.contains(&("GB", 44)));
+        assert!(all.iter().all(|(id, _)| id.len() == 2));
+    }
+}

@@ -1,0 +1,103 @@
+//! Charging messages when they are first claimed for submission (err 004 when the balance cannot
+//! pay), inside the claim's transaction.
+//!
+//! A message is charged for all its segments at once, the first time any of them is claimed;
+//! a resubmission after a temporary error is not charged again. Claims run one after another in
+//! the single writer, and the balance column cannot go below zero (a CHECK constraint), so
+//! concurrent sends never overdraw: whoever is claimed once the money is gone is Rejected.
+//! Refunds of messages Rejected later are the `refund_rejected_message` trigger's job
+//! (migration 0002), so every path that rejects a message refunds it.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{codec, state};
+use crate::domain::{ErrCode, Report};
+use crate::money::Money;
+use crate::store::{Millis, Result, SubmitJob};
+
+/// Charges the messages of `jobs` claimed for the first time; returns the jobs of the messages
+/// that could pay (or were paid for before). The others are Rejected with err 004.
+pub(super) fn charge_claimed(
+    conn: &Connection,
+    jobs: Vec<SubmitJob>,
+    now: Millis,
+) -> Result<Vec<SubmitJob>> {
+    // Decided in claim order, so within a claim the older message is paid first. Each message
+    // reads the balance as the charges before it left it: the claim runs alone in the writer's
+    // transaction, so nothing else moves the balance in between.
+    let mut refused: Vec<&str> = Vec::new();
+    let mut decided: Vec<&str> = Vec::new();
+    for job in &jobs {
+        let id = job.message_id.as_str();
+        if decided.contains(&id) {
+            continue;
+        }
+        decided.push(id);
+        if !charge(conn, job, now)? {
+            refused.push(id);
+        }
+    }
+    let refused: Vec<String> = refused.into_iter().map(str::to_owned).collect();
+    Ok(jobs
+        .into_iter()
+        .filter(|job| !refused.iter().any(|id| id == job.message_id.as_str()))
+        .collect())
+}
+
+/// Charges the message of `job` if it was never charged; `false` when the balance cannot pay,
+/// in which case the message is Rejected (err 004) instead.
+fn charge(conn: &Connection, job: &SubmitJob, now: Millis) -> Result<bool> {
+    let id = job.message_id.as_str();
+    let uncharged = conn
+        .prepare_cached(
+            "SELECT m.account_id, m.segment_count, m.price_micros, a.balance_micros
+               FROM messages m JOIN accounts a ON a.id = m.account_id
+              WHERE m.id = ? AND m.charge_micros IS NULL",
+        )?
+        .query_row([id], |row| {
+            Ok((
+                row.get::<_, i64>("account_id")?,
+                row.get::<_, u32>("segment_count")?,
+                row.get::<_, Option<i64>>("price_micros")?,
+                row.get::<_, i64>("balance_micros")?,
+            ))
+        })
+        .optional()?;
+    // Paid for at an earlier claim.
+    let Some((account_id, segments, price, balance)) = uncharged else {
+        return Ok(true);
+    };
+    let cost = Money::from_micros(price.unwrap_or(0))
+        .times(segments)
+        .ok_or_else(|| codec::corrupt(format!("the price of message {id} overflows")))?
+        .micros();
+
+    if balance >= cost {
+        conn.prepare_cached("UPDATE messages SET charge_micros = ? WHERE id = ?")?
+            .execute(params![cost, id])?;
+        conn.prepare_cached(
+            "UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?",
+        )?
+        .execute(params![cost, account_id])?;
+        let detail = serde_json::json!({ "amount_micros": cost });
+        state::record_event(conn, &job.message_id, now, "charge", None, &detail)?;
+        return Ok(true);
+    }
+
+    let report = Report::rejected_by_rule(ErrCode::CREDIT);
+    let (status, stat, dlr_mask, err) = codec::report_columns(&report);
+    // Never submitted: every segment ends with the message's report.
+    conn.prepare_cached(
+        "UPDATE segments
+            SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = 'done',
+                lease_until = NULL, updated_at = ?
+          WHERE message_id = ?",
+    )?
+    .execute(params![status, stat, dlr_mask, err, now, id])?;
+    let detail = serde_json::json!({
+        "rule": "credit", "cost_micros": cost, "balance_micros": balance,
+    });
+    state::record_event(conn, &job.message_id, now, "rule", None, &detail)?;
+    state::apply_report(conn, &job.message_id, report, now)?;
+    Ok(false)
+}

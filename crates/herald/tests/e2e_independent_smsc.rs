@@ -1,0 +1,201 @@
+//! "Send a message, get its delivery report back" against an SMSC Herald did not write: an npm
+//! `smpp` server (`tests/peers/npm_gateway_carrier.js`) configured as Herald's carrier. It answers
+//! with HEX ids, sends TEXT-ONLY receipts with the id in DECIMAL, one receipt before its
+//! `submit_sm_resp` and one twice.
+//!
+//! The peer must be installed first (CI does this): `npm ci --prefix crates/herald/tests/peers`.
+//! A missing peer fails the test with that command in the message; `HERALD_NODE` chooses another
+//! node binary.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use support::*;
+use tokio::sync::mpsc;
+
+const INSTALL: &str = "install the interop peers first: npm ci --prefix crates/herald/tests/peers";
+
+fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+fn node() -> String {
+    let node = std::env::var("HERALD_NODE").unwrap_or_else(|_| "node".into());
+    let module = peers_dir().join("node_modules/smpp/package.json");
+    assert!(
+        module.exists(),
+        "npm `smpp` is missing ({module:?}); {INSTALL}"
+    );
+    let runs = Command::new(&node)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(runs, "`{node}` does not run; {INSTALL}");
+    node
+}
+
+/// The npm carrier process (killed when dropped) and its stdout, one JSON event per line.
+struct NpmCarrier {
+    child: Child,
+    events: mpsc::UnboundedReceiver<Value>,
+    seen: Vec<Value>,
+    port: u16,
+}
+
+impl NpmCarrier {
+    async fn start(system_id: &str, password: &str) -> Self {
+        let mut child = Command::new(node())
+            .args(["npm_gateway_carrier.js", system_id, password])
+            .current_dir(peers_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the npm carrier");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, events) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        let mut carrier = Self {
+            child,
+            events,
+            seen: Vec::new(),
+            port: 0,
+        };
+        let first = tokio::time::timeout(PATIENCE, carrier.events.recv())
+            .await
+            .expect("the npm carrier prints its port")
+            .expect("the npm carrier is running");
+        carrier.port = first["port"].as_u64().expect("a port line") as u16;
+        carrier
+    }
+
+    /// Every event so far.
+    fn drain(&mut self) -> &[Value] {
+        while let Ok(e) = self.events.try_recv() {
+            self.seen.push(e);
+        }
+        &self.seen
+    }
+
+    fn named(&mut self, name: &str) -> Vec<Value> {
+        self.drain()
+            .iter()
+            .filter(|e| e["event"] == name)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for NpmCarrier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn reports_come_back_through_an_npm_smpp_carrier_with_hex_ids_and_text_only_receipts() {
+    let mut carrier = NpmCarrier::start("herald", "secret").await;
+    let receiver = CallbackReceiver::start().await;
+    let port = carrier.port;
+    let app = spawn_app(|c| {
+        c.simulator = None;
+        c.carriers[0].port = port;
+    })
+    .await;
+    let dlr_url = receiver.url("/dlr");
+    let send = |to: &'static str, via: Via| {
+        let (api, dlr_url) = (app.api.clone(), dlr_url.clone());
+        async move {
+            api.send_ok(
+                ALICE,
+                via,
+                &[("to", to), ("text", "Hello carrier"), ("dlr-url", &dlr_url)],
+            )
+            .await
+        }
+    };
+    let delivered_id = send("37255500000", Via::Get).await;
+    let undelivered = send("37255500001", Via::Post).await;
+    let refused = send("37255500003", Via::GetSlash).await;
+    let duplicated = send("37255500007", Via::PostSlash).await;
+    let early = send("37255500008", Via::Get).await;
+
+    let expectations = [
+        (
+            &delivered_id,
+            vec![sent(&delivered_id), delivered(&delivered_id)],
+        ),
+        (
+            &undelivered,
+            vec![
+                sent(&undelivered),
+                report(&undelivered, "FAILED", "UNDELIV", 2, "001"),
+            ],
+        ),
+        (
+            &refused,
+            vec![report(&refused, "FAILED", "NACK", 16, "003")],
+        ),
+        (&duplicated, vec![sent(&duplicated), delivered(&duplicated)]),
+        (&early, vec![sent(&early), delivered(&early)]),
+    ];
+    app.wait_history(&duplicated, "both copies of the receipt", |h| {
+        count(h, "receipt") == 2
+    })
+    .await;
+    for (id, expected) in &expectations {
+        let history = app.wait_settled(id, PATIENCE).await;
+        assert_eq!(&receiver.acknowledged(id), expected, "callbacks of {id}");
+        assert_eq!(count(&history, "status"), expected.len(), "{history:#?}");
+        for receipt in events(&history, "receipt") {
+            assert_eq!(receipt.detail["tlvs"], serde_json::json!([]), "text only");
+            assert_eq!(
+                receipt.detail["matched_by"], "decimal_receipt_hex_submission",
+                "{receipt:?}"
+            );
+        }
+    }
+
+    // What the carrier saw: one submit per message (nothing resent), and every receipt — the
+    // early one and both copies of the duplicate — acknowledged with status 0.
+    let submits = carrier.named("submit_sm");
+    assert_eq!(submits.len(), 5, "{submits:?}");
+    let receipts_sent = carrier.named("receipt");
+    assert_eq!(receipts_sent.len(), 5, "{receipts_sent:?}");
+    assert!(receipts_sent.iter().any(|r| r["how"] == "early"));
+    assert!(receipts_sent.iter().any(|r| r["how"] == "duplicate"));
+    let acks = eventually(PATIENCE, "every receipt acknowledged", || {
+        let acks = carrier.named("deliver_sm_resp");
+        async move { (acks.len() == 5).then_some(acks) }
+    })
+    .await;
+    assert!(acks.iter().all(|a| a["status"] == 0), "{acks:?}");
+
+    // Herald's own view agrees with the callbacks.
+    for (id, answer) in [
+        (&delivered_id, "OK DELIVERED"),
+        (&undelivered, "OK FAILED"),
+        (&refused, "OK FAILED"),
+        (&duplicated, "OK DELIVERED"),
+        (&early, "OK DELIVERED"),
+    ] {
+        assert_eq!(app.api.dlr_response(ALICE, Via::Get, id).await, answer);
+    }
+    app.shutdown().await;
+    eventually(PATIENCE, "Herald to unbind", || {
+        let unbound = !carrier.named("unbind").is_empty();
+        async move { unbound.then_some(()) }
+    })
+    .await;
+}
