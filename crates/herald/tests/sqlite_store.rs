@@ -6,8 +6,9 @@ use std::time::Duration;
 use herald::domain::{ErrCode, MessageId, ReceiptOutcome, Report, Stat, Status};
 use herald::store::sqlite::SqliteStore;
 use herald::store::{
-    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, Millis, NewMessage, NewSegment,
-    ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome, SubmitResult,
+    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, CancelOutcome, Millis, NewMessage,
+    NewSegment, ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome,
+    SubmitResult,
 };
 use tempfile::TempDir;
 
@@ -814,4 +815,78 @@ async fn early_decimal_receipt_is_applied_when_the_hex_submit_response_arrives()
         })
         .await;
     assert!(matches!(unknown_callback, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn a_scheduled_message_is_cancelled_rejected_deleted_and_never_claimed() {
+    let f = Fixture::new().await;
+    let mut message = f.message(2);
+    message.not_before = T0 + 3_600_000;
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+
+    let outcome = f.store.cancel(&id, f.account_id, T0 + 10).await.unwrap();
+    assert_eq!(outcome, CancelOutcome::Cancelled);
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.status, Status::Rejected);
+    assert_eq!(view.report, Some(Report::cancelled()));
+    assert_eq!(
+        view.report.map(|r| (r.stat, r.dlr_mask, r.err)),
+        Some((Stat::Deleted, 16, ErrCode::NONE))
+    );
+    assert!(
+        f.store
+            .claim_submissions(CARRIER, T0 + 3_600_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a cancelled message is never submitted"
+    );
+    let callbacks = f.deliver_callbacks(T0 + 20).await;
+    assert_eq!(statuses(&callbacks), vec![Status::Rejected]);
+    assert_eq!(callbacks[0].report, Report::cancelled());
+    assert!(f.kinds(&id).await.contains(&"cancelled".to_owned()));
+    // Cancelling twice: it is final now.
+    assert_eq!(
+        f.store.cancel(&id, f.account_id, T0 + 30).await.unwrap(),
+        CancelOutcome::TooLate
+    );
+}
+
+#[tokio::test]
+async fn another_accounts_or_an_unknown_message_cannot_be_cancelled() {
+    let f = Fixture::new().await;
+    let mut message = f.message(1);
+    message.not_before = T0 + 3_600_000;
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    assert_eq!(
+        f.store.cancel(&id, f.account_id + 1, T0).await.unwrap(),
+        CancelOutcome::Unknown
+    );
+    assert_eq!(
+        f.store
+            .cancel(&MessageId::generate(), f.account_id, T0)
+            .await
+            .unwrap(),
+        CancelOutcome::Unknown
+    );
+    assert_eq!(f.status(&id).await, Status::Scheduled);
+}
+
+#[tokio::test]
+async fn a_message_claimed_or_submitted_is_too_late_to_cancel() {
+    let f = Fixture::new().await;
+    let (id, _job) = f.accepted_and_claimed().await;
+    // Leased to a submitter: it may be on the wire already.
+    assert_eq!(
+        f.store.cancel(&id, f.account_id, T0 + 1).await.unwrap(),
+        CancelOutcome::TooLate
+    );
+    f.ack(&id, 0, "c-1").await;
+    assert_eq!(
+        f.store.cancel(&id, f.account_id, T0 + 2_000).await.unwrap(),
+        CancelOutcome::TooLate
+    );
+    assert_eq!(f.status(&id).await, Status::Sent);
 }

@@ -231,6 +231,17 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+/// What [`Store::cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The message is now Rejected (`DELETED`) and its callback is queued.
+    Cancelled,
+    /// No such message for this account (another account's is not revealed).
+    Unknown,
+    /// Too late: a segment is with a carrier (or being submitted), or the message is final.
+    TooLate,
+}
+
 /// Whose blacklist an entry is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BlacklistScope {
@@ -297,6 +308,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a receipt and applies it to the segment with that (carrier, normalised id).
     async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch>;
+
+    /// Cancels `account_id`'s message `id` if none of its segments has been handed to a carrier
+    /// (none submitted, none leased for submission at `at`). A cancelled message ends Rejected
+    /// with [`Report::cancelled`], its callback enqueued, any charge refunded.
+    async fn cancel(&self, id: &MessageId, account_id: i64, at: Millis) -> Result<CancelOutcome>;
 
     /// Fails (EXPIRED / 002) messages still not final whose validity plus grace has passed.
     /// Returns how many moved.

@@ -1,0 +1,106 @@
+//! Text and time end to end, from HTTP `send_sms` to the callback: cancelling scheduled messages
+//! (`cancel_sms`), what the store keeps of the text (`text-store`), look-alike conversion
+//! (`autoconvert`) and per-carrier concatenation.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use support::*;
+
+/// `time_to_send` an hour from now, in Unix seconds.
+fn in_an_hour() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    (now + Duration::from_secs(3600)).as_secs().to_string()
+}
+
+async fn cancel(app: &TestApp, account: (&str, &str), via: Via, id: &str) -> String {
+    app.api
+        .call(
+            "cancel_sms",
+            via,
+            &[
+                ("username", account.0),
+                ("password", account.1),
+                ("sms_unique_id", id),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_scheduled_message_is_cancelled_and_its_owner_told_rejected_deleted() {
+    let app = spawn_app(|_| {}).await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr_url = receiver.url("/dlr");
+    let when = in_an_hour();
+    let id = app
+        .api
+        .send_ok(
+            ALICE,
+            Via::Get,
+            &[
+                ("to", "37255500000"),
+                ("text", "see you tomorrow"),
+                ("time_to_send", when.as_str()),
+                ("dlr-url", dlr_url.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        app.api.dlr_response(ALICE, Via::Get, &id).await,
+        "FAILED 102"
+    );
+
+    // Another account cannot see it, let alone cancel it.
+    assert_eq!(cancel(&app, BOB, Via::Get, &id).await, "ERROR 107");
+    assert_eq!(cancel(&app, ALICE, Via::Post, &id).await, "OK");
+
+    let history = app.wait_settled(&id, PATIENCE).await;
+    assert_eq!(
+        receiver.acknowledged(&id),
+        vec![report(&id, "FAILED", "DELETED", 16, "000")]
+    );
+    assert_eq!(
+        count(&history, "submit"),
+        0,
+        "never submitted: {history:#?}"
+    );
+    assert_eq!(count(&history, "cancelled"), 1);
+    assert_eq!(
+        app.api.dlr_response(ALICE, Via::Get, &id).await,
+        "OK FAILED"
+    );
+    // Final now: a second cancel is too late, and an unknown id is unknown.
+    assert_eq!(cancel(&app, ALICE, Via::GetSlash, &id).await, "ERROR 108");
+    assert_eq!(
+        cancel(&app, ALICE, Via::PostSlash, "0123456789abcdef").await,
+        "ERROR 107"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_already_with_the_carrier_cannot_be_cancelled() {
+    let app = spawn_app(|_| {}).await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr_url = receiver.url("/dlr");
+    let id = app
+        .api
+        .send_ok(
+            ALICE,
+            Via::Get,
+            &[
+                ("to", "37255500000"),
+                ("text", "right now"),
+                ("dlr-url", dlr_url.as_str()),
+            ],
+        )
+        .await;
+    app.wait_history(&id, "the submit", |h| count(h, "submit") > 0)
+        .await;
+    assert_eq!(cancel(&app, ALICE, Via::Get, &id).await, "ERROR 108");
+    app.wait_settled(&id, PATIENCE).await;
+    assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
+    app.shutdown().await;
+}
