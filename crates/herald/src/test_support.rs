@@ -150,6 +150,7 @@ impl Store for MemoryStore {
             account_id: message.account_id,
             destination: message.destination.clone(),
             sender: message.sender.clone(),
+            text: message.text.clone(),
             status: state.status,
             report: state.report,
             carrier: message.carrier.clone(),

@@ -104,3 +104,57 @@ async fn a_message_already_with_the_carrier_cannot_be_cancelled() {
     assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
     app.shutdown().await;
 }
+
+/// The stored view of message `id`.
+async fn view(app: &TestApp, id: &str) -> herald::store::MessageView {
+    let parsed = herald::domain::MessageId::parse(id).expect("an id");
+    app.store()
+        .message(&parsed)
+        .await
+        .expect("a read")
+        .expect("the message")
+}
+
+#[tokio::test]
+async fn text_store_keeps_the_text_its_hash_or_nothing_yet_the_carrier_gets_the_text() {
+    let app = spawn_app(|_| {}).await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr_url = receiver.url("/dlr");
+    let mut ids = Vec::new();
+    for store in ["plaintext", "sha256", "nostore"] {
+        let text = format!("code 4711 {store}");
+        let id = app
+            .api
+            .send_ok(
+                ALICE,
+                Via::Post,
+                &[
+                    ("to", "37255500000"),
+                    ("text", text.as_str()),
+                    ("text-store", store),
+                    ("dlr-url", dlr_url.as_str()),
+                ],
+            )
+            .await;
+        ids.push((id, text));
+    }
+    for (id, text) in &ids {
+        let history = app.wait_settled(id, PATIENCE).await;
+        assert_eq!(receiver.acknowledged(id), vec![sent(id), delivered(id)]);
+        // The simulated carrier repeats the text it received in its receipt's `text:` field:
+        // whatever is stored, the carrier got the text itself.
+        let receipt = events(&history, "receipt").next().expect("a receipt");
+        let raw = receipt.detail["raw_text"].as_str().unwrap_or_default();
+        assert!(raw.contains(&format!("text:{text}")), "{raw}");
+    }
+    assert_eq!(
+        view(&app, &ids[0].0).await.text.as_deref(),
+        Some("code 4711 plaintext")
+    );
+    let hashed = view(&app, &ids[1].0).await.text.expect("a hash");
+    assert_eq!(hashed.len(), 64);
+    assert!(hashed.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(!hashed.contains("4711"));
+    assert_eq!(view(&app, &ids[2].0).await.text, None);
+    app.shutdown().await;
+}

@@ -8,7 +8,7 @@ use herald::store::sqlite::SqliteStore;
 use herald::store::{
     AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, CancelOutcome, Millis, NewMessage,
     NewSegment, ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome,
-    SubmitResult,
+    SubmitResult, TextStore,
 };
 use tempfile::TempDir;
 
@@ -51,6 +51,7 @@ impl Fixture {
             destination: "4915112345678".into(),
             sender: "Shop".into(),
             text: Some("hello".into()),
+            text_store: Default::default(),
             dlr_url: Some(DLR_URL.into()),
             carrier: Some(CARRIER.into()),
             price: Some("0.05".into()),
@@ -776,6 +777,7 @@ fn template(account_id: i64) -> NewMessage {
         destination: "4915112345678".into(),
         sender: "Shop".into(),
         text: None,
+        text_store: Default::default(),
         dlr_url: None,
         carrier: Some(CARRIER.into()),
         price: None,
@@ -889,4 +891,71 @@ async fn a_message_claimed_or_submitted_is_too_late_to_cancel() {
         CancelOutcome::TooLate
     );
     assert_eq!(f.status(&id).await, Status::Sent);
+}
+
+/// The segment payloads as stored, read straight from the database file.
+async fn stored_payloads(f: &Fixture, id: &MessageId) -> Vec<Vec<u8>> {
+    use sqlx::Row;
+    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
+    let rows = sqlx::query("SELECT payload FROM segments WHERE message_id = ? ORDER BY seq")
+        .bind(id.as_str())
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get("payload")).collect()
+}
+
+#[tokio::test]
+async fn beyond_plaintext_the_segments_are_forgotten_once_the_message_is_final() {
+    let f = Fixture::new().await;
+    let mut message = f.message(2);
+    message.text_store = TextStore::Sha256;
+    message.text = TextStore::Sha256.kept("hello");
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    let jobs = f
+        .store
+        .claim_submissions(CARRIER, T0, 10, LEASE)
+        .await
+        .unwrap();
+    // Still needed while it is being sent.
+    assert!(jobs.iter().all(|j| j.payload == vec![b'a'; 10]));
+    f.ack(&id, 0, "c-1").await;
+    f.ack(&id, 1, "c-2").await;
+    assert_eq!(stored_payloads(&f, &id).await, vec![vec![b'a'; 10]; 2]);
+    f.receipt(CARRIER, "c-1", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    f.receipt(CARRIER, "c-2", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(f.status(&id).await, Status::Delivered);
+    assert_eq!(stored_payloads(&f, &id).await, vec![Vec::<u8>::new(); 2]);
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.text, TextStore::Sha256.kept("hello"));
+}
+
+#[tokio::test]
+async fn plaintext_keeps_text_and_segments_and_a_rejected_nostore_message_keeps_neither() {
+    let f = Fixture::new().await;
+    let plain = f.message(1);
+    let plain_id = plain.id.clone();
+    f.store.accept(plain).await.unwrap();
+
+    let mut secret = f.message(1);
+    secret.text_store = TextStore::Nostore;
+    secret.text = None;
+    secret.rejection = Some(Report::rejected_by_rule(ErrCode::NO_ROUTE));
+    let secret_id = secret.id.clone();
+    f.store.accept(secret).await.unwrap();
+
+    assert_eq!(stored_payloads(&f, &plain_id).await, vec![vec![b'a'; 10]]);
+    let view = f.store.message(&plain_id).await.unwrap().unwrap();
+    assert_eq!(view.text.as_deref(), Some("hello"));
+    assert_eq!(
+        stored_payloads(&f, &secret_id).await,
+        vec![Vec::<u8>::new()]
+    );
+    assert_eq!(
+        f.store.message(&secret_id).await.unwrap().unwrap().text,
+        None
+    );
 }

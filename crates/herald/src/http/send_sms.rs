@@ -9,9 +9,8 @@
 //! that need durable state (blacklist 008, duplicates 006, credit 004) are the store's, decided
 //! in its transactions.
 //!
-//! `autoconvert`, `udh`, `mclass` and `text-store=sha256` are validated here but their effect on
-//! the message is not applied yet; `text-store=sha256` keeps no text at all until hashing lands,
-//! which errs on the side of the customer's privacy.
+//! `autoconvert`, `udh` and `mclass` are validated here but their effect on the message is not
+//! applied yet.
 
 use std::time::Duration;
 
@@ -26,7 +25,7 @@ use crate::domain::{ErrCode, MessageId, Report};
 use crate::number::Destination;
 use crate::routing::Routes;
 use crate::sender;
-use crate::store::{Account, Millis, NewMessage, NewSegment};
+use crate::store::{Account, Millis, NewMessage, NewSegment, TextStore};
 
 pub(super) async fn send_sms(
     State(state): State<ApiState>,
@@ -123,13 +122,6 @@ pub enum Autoconvert {
     On,
     Full,
     Off,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextStore {
-    Plaintext,
-    Sha256,
-    Nostore,
 }
 
 /// A `send_sms` request with every parameter checked and defaulted.
@@ -304,9 +296,9 @@ impl SendRequest {
                 payload,
             })
             .collect();
-        let text = match (&self.content, self.text_store) {
-            (Content::Text(t), TextStore::Plaintext) => Some(t.clone()),
-            _ => None,
+        let text = match &self.content {
+            Content::Text(t) => self.text_store.kept(t),
+            Content::Data(_) => None,
         };
         let destination = match self.destination {
             To::Number(number) => number.digits().to_owned(),
@@ -319,6 +311,7 @@ impl SendRequest {
             destination,
             sender,
             text,
+            text_store: self.text_store,
             dlr_url: self.dlr_url,
             carrier: route.map(|r| r.carrier.clone()),
             price: route.map(|r| r.price.clone()),
@@ -572,14 +565,25 @@ mod tests {
     }
 
     #[test]
-    fn text_store_nostore_and_sha256_keep_no_text() {
+    fn text_store_keeps_the_text_its_sha256_or_nothing_but_sends_it_always() {
+        let plain = message("to=372555&text=abc");
         assert_eq!(
-            message("to=372555&text=secret&text-store=nostore").text,
-            None
+            (plain.text.as_deref(), plain.text_store),
+            (Some("abc"), TextStore::Plaintext)
         );
+        let hashed = message("to=372555&text=abc&text-store=sha256");
         assert_eq!(
-            message("to=372555&text=secret&text-store=sha256").text,
-            None
+            hashed.text.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         );
+        assert_eq!(hashed.text_store, TextStore::Sha256);
+        let dropped = message("to=372555&text=abc&text-store=nostore");
+        assert_eq!(
+            (dropped.text, dropped.text_store),
+            (None, TextStore::Nostore)
+        );
+        // The text is still what goes to the carrier.
+        assert_eq!(dropped.segments[0].payload, b"abc".to_vec());
+        assert_eq!(hashed.segments[0].payload, b"abc".to_vec());
     }
 }

@@ -52,8 +52,9 @@ pub(super) async fn accept(
     sqlx::query(
         "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
                                status, stat, dlr_mask, err, segment_count, accepted_at,
-                               not_before, valid_until, updated_at, price_micros, fingerprint)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                               not_before, valid_until, updated_at, price_micros, fingerprint,
+                               text_store)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
          INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
                                status, stat, dlr_mask, err, updated_at)
               SELECT ?, value ->> 0, value ->> 1, value ->> 2, unhex(value ->> 3), ?, ?,
@@ -82,6 +83,7 @@ pub(super) async fn accept(
     .bind(message.accepted_at)
     .bind(admission.price_micros)
     .bind(admission.fingerprint)
+    .bind(message.text_store.as_str())
     // its segments
     .bind(id)
     .bind(segment_state)
