@@ -14,6 +14,10 @@
 //! A part never ends between ESC and its extension character, nor between the two halves of a
 //! surrogate pair: a handset would render garbage at the join.
 
+mod convert;
+
+pub use convert::{Autoconvert, autoconvert};
+
 /// The alphabet a text is sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alphabet {

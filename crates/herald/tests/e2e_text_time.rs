@@ -158,3 +158,55 @@ async fn text_store_keeps_the_text_its_hash_or_nothing_yet_the_carrier_gets_the_
     assert_eq!(view(&app, &ids[2].0).await.text, None);
     app.shutdown().await;
 }
+
+/// Sends `text` with `autoconvert=mode` (the default when `None`), waits for delivery, and
+/// returns the `text:` the carrier's receipt repeats and the number of segments stored.
+async fn sent_as(
+    app: &TestApp,
+    receiver: &CallbackReceiver,
+    text: &str,
+    mode: Option<&str>,
+) -> (String, u32) {
+    let dlr_url = receiver.url("/dlr");
+    let mut params = vec![
+        ("to", "37255500000"),
+        ("text", text),
+        ("dlr-url", dlr_url.as_str()),
+    ];
+    if let Some(mode) = mode {
+        params.push(("autoconvert", mode));
+    }
+    let id = app.api.send_ok(ALICE, Via::Post, &params).await;
+    let history = app.wait_settled(&id, PATIENCE).await;
+    assert_eq!(receiver.acknowledged(&id).last(), Some(&delivered(&id)));
+    let receipt = events(&history, "receipt").next().expect("a receipt");
+    let raw = receipt.detail["raw_text"].as_str().unwrap_or_default();
+    let echoed = raw
+        .split_once("text:")
+        .map(|(_, t)| t.to_owned())
+        .unwrap_or_default();
+    (echoed, view(app, &id).await.segment_count)
+}
+
+#[tokio::test]
+async fn autoconvert_sends_look_alikes_as_gsm_and_off_sends_the_text_as_written() {
+    let app = spawn_app(|_| {}).await;
+    let receiver = CallbackReceiver::start().await;
+    let text = format!("\u{201C}Hi\u{201D} \u{2013} ok\u{2026} {}", "a".repeat(140));
+
+    let (echoed, segments) = sent_as(&app, &receiver, &text, None).await;
+    assert!(echoed.starts_with("\"Hi\" - ok... aaaaaa"), "{echoed:?}");
+    assert_eq!(segments, 1, "160 GSM characters fit one segment");
+
+    let (echoed, segments) = sent_as(&app, &receiver, &text, Some("off")).await;
+    // The receipt's `text:` is ASCII: the carrier writes what it cannot show as '?'. It got
+    // the curly quotes, not straight ones.
+    assert!(echoed.starts_with("?"), "{echoed:?}");
+    assert!(!echoed.contains("\"Hi\""), "{echoed:?}");
+    assert_eq!(segments, 3, "as UCS-2 the same text needs three");
+
+    let (echoed, segments) = sent_as(&app, &receiver, "Győr \u{2013} Łódź", Some("full")).await;
+    assert!(echoed.starts_with("Gyor - Lodz"), "{echoed:?}");
+    assert_eq!(segments, 1);
+    app.shutdown().await;
+}

@@ -9,15 +9,16 @@
 //! that need durable state (blacklist 008, duplicates 006, credit 004) are the store's, decided
 //! in its transactions.
 //!
-//! `autoconvert`, `udh` and `mclass` are validated here but their effect on the message is not
-//! applied yet.
+//! `autoconvert` replaces characters outside GSM 03.38 before encoding (see
+//! [`text::autoconvert`]); the segments, and so the price, follow the converted text. `udh` and
+//! `mclass` are validated here but their effect on the message is not applied yet.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use herald_smpp::text;
+use herald_smpp::text::{self, Autoconvert};
 
 use super::{Answer, ApiDefaults, ApiState, BAD_PARAMETERS, Params, SERVER_FAILURE};
 use crate::config::{MAX_VALIDITY_MINUTES, is_http_url};
@@ -117,13 +118,6 @@ pub enum Content {
     Data(Vec<u8>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Autoconvert {
-    On,
-    Full,
-    Off,
-}
-
 /// A `send_sms` request with every parameter checked and defaulted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRequest {
@@ -155,9 +149,18 @@ impl SendRequest {
             (None, Some(raw)) if !raw.is_empty() => Content::Data(raw.to_vec()),
             _ => return Err(Missing("text")),
         };
+        let autoconvert = match params.text("autoconvert") {
+            None | Some("on") => Autoconvert::On,
+            Some("full") => Autoconvert::Full,
+            Some("off") => Autoconvert::Off,
+            Some(_) => return Err(Malformed("autoconvert")),
+        };
+        // What is charged and checked is what is sent: the converted text.
         match &content {
             Content::Text(t) if t.is_empty() => return Err(Missing("text")),
-            Content::Text(t) if text::segment_count(t) > text::MAX_PARTS => {
+            Content::Text(t)
+                if text::segment_count(&text::autoconvert(t, autoconvert)) > text::MAX_PARTS =>
+            {
                 return Err(ParamProblem::TooLong);
             }
             Content::Data(d) if text::binary_segment_count(d) > text::MAX_PARTS => {
@@ -198,13 +201,6 @@ impl SendRequest {
                 // Longer than the network keeps a message anyway: cap rather than refuse.
                 Ok(m) => m.min(MAX_VALIDITY_MINUTES as u64) as u32,
             },
-        };
-
-        let autoconvert = match params.text("autoconvert") {
-            None | Some("on") => Autoconvert::On,
-            Some("full") => Autoconvert::Full,
-            Some("off") => Autoconvert::Off,
-            Some(_) => return Err(Malformed("autoconvert")),
         };
 
         let udh = match params.text("udh") {
@@ -273,7 +269,8 @@ impl SendRequest {
 
         let (data_coding, esm_class, parts) = match &self.content {
             Content::Text(t) => {
-                let e = text::encode(t, concat_ref);
+                // The carrier gets the converted text; the store keeps what the customer wrote.
+                let e = text::encode(&text::autoconvert(t, self.autoconvert), concat_ref);
                 (e.data_coding, e.esm_class, e.parts)
             }
             Content::Data(d) => {
@@ -585,5 +582,30 @@ mod tests {
         // The text is still what goes to the carrier.
         assert_eq!(dropped.segments[0].payload, b"abc".to_vec());
         assert_eq!(hashed.segments[0].payload, b"abc".to_vec());
+    }
+
+    #[test]
+    fn autoconvert_decides_the_segments_and_keeps_the_customers_text() {
+        let quoted = format!("{}\u{2019}", "a".repeat(150));
+        let query = |mode: &str| {
+            format!(
+                "to=372555&text={}&autoconvert={mode}",
+                quoted.replace('\u{2019}', "%E2%80%99")
+            )
+        };
+        let on = message(&format!(
+            "to=372555&text={}",
+            quoted.replace('\u{2019}', "%E2%80%99")
+        ));
+        assert_eq!(on.segments.len(), 1);
+        assert_eq!(on.segments[0].data_coding, 0);
+        assert_eq!(on.segments[0].payload.last(), Some(&b'\''));
+        assert_eq!(on.text.as_deref(), Some(quoted.as_str()));
+        let off = message(&query("off"));
+        assert_eq!((off.segments.len(), off.segments[0].data_coding), (3, 8));
+        let full = message("to=372555&text=Gy%C5%91r&autoconvert=full");
+        assert_eq!(full.segments[0].payload, b"Gyor".to_vec());
+        let on = message("to=372555&text=Gy%C5%91r");
+        assert_eq!(on.segments[0].data_coding, 8);
     }
 }
