@@ -288,6 +288,34 @@ pub fn split_udh(esm_class: u8, short_message: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// Where a segment stands in its concatenated message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concat {
+    pub reference: u16,
+    pub total: u8,
+    /// 1-based.
+    pub seq: u8,
+}
+
+/// The concatenation of a user data header that holds nothing else: the information element
+/// 0x00 (8-bit reference) or 0x08 (16-bit reference). `None` for any other header, which must
+/// then travel as it is.
+pub fn concat_of(udh: &[u8]) -> Option<Concat> {
+    match udh {
+        [0x05, 0x00, 0x03, reference, total, seq] => Some(Concat {
+            reference: u16::from(*reference),
+            total: *total,
+            seq: *seq,
+        }),
+        [0x06, 0x08, 0x04, hi, lo, total, seq] => Some(Concat {
+            reference: u16::from_be_bytes([*hi, *lo]),
+            total: *total,
+            seq: *seq,
+        }),
+        _ => None,
+    }
+}
+
 /// Decodes message octets (without UDH) for display: GSM-7 unpacked septets, Latin-1, UCS-2;
 /// anything else (binary, unknown codings) as lowercase hex. Never fails: undecodable input
 /// becomes U+FFFD.
@@ -491,6 +519,31 @@ mod tests {
         // Odd UCS-2 length and a lone trailing ESC must not panic.
         assert_eq!(decode(8, &[0x00]), "\u{0}");
         assert_eq!(decode(0, &[0x1B]), " ");
+    }
+
+    #[test]
+    fn a_concatenation_header_is_read_with_either_reference_size_and_nothing_else() {
+        let e = encode(&"a".repeat(200), 0x2A);
+        let (udh, _) = split_udh(e.esm_class, &e.parts[1]);
+        assert_eq!(
+            concat_of(udh),
+            Some(Concat {
+                reference: 0x2A,
+                total: 2,
+                seq: 2
+            })
+        );
+        assert_eq!(
+            concat_of(&[0x06, 0x08, 0x04, 0x01, 0x02, 3, 1]),
+            Some(Concat {
+                reference: 0x0102,
+                total: 3,
+                seq: 1
+            })
+        );
+        // A port-addressing header, or concatenation plus another element, is not only SAR.
+        assert_eq!(concat_of(&[0x04, 0x05, 0x02, 0x0B, 0x84]), None);
+        assert_eq!(concat_of(&[0x08, 0x00, 0x03, 1, 2, 1, 0x0A, 0x00]), None);
     }
 
     proptest! {

@@ -210,3 +210,58 @@ async fn autoconvert_sends_look_alikes_as_gsm_and_off_sends_the_text_as_written(
     assert_eq!(segments, 1);
     app.shutdown().await;
 }
+
+/// The `text:` the carrier's receipts repeat for each part of a long message sent through a
+/// carrier set up with `concatenation`, after checking it was delivered, charged as two parts.
+async fn parts_as_received(concatenation: herald::config::Concatenation) -> Vec<String> {
+    let app = spawn_app(|c| {
+        c.carriers[0].concatenation = concatenation;
+        c.carriers[0].default_data_coding = 1;
+    })
+    .await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr_url = receiver.url("/dlr");
+    let text = format!("first {} second", "a".repeat(150));
+    let id = app
+        .api
+        .send_ok(
+            ALICE,
+            Via::Get,
+            &[
+                ("to", "37255500000"),
+                ("text", text.as_str()),
+                ("dlr-url", dlr_url.as_str()),
+            ],
+        )
+        .await;
+    let history = app.wait_settled(&id, PATIENCE).await;
+    assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
+    assert_eq!(view(&app, &id).await.segment_count, 2);
+    assert_eq!(app.api.balance(ALICE).await, "OK 99.90");
+    let mut echoes: Vec<(u64, String)> = events(&history, "receipt")
+        .map(|e| {
+            let raw = e.detail["raw_text"].as_str().unwrap_or_default();
+            let echo = raw
+                .split_once("text:")
+                .map(|(_, t)| t.to_owned())
+                .unwrap_or_default();
+            (e.segment.unwrap_or_default().into(), echo)
+        })
+        .collect();
+    echoes.sort();
+    app.shutdown().await;
+    echoes.into_iter().map(|(_, echo)| echo).collect()
+}
+
+#[tokio::test]
+async fn a_sar_carrier_gets_parts_without_a_header_and_a_udh_carrier_with_one() {
+    use herald::config::Concatenation;
+    // The simulated carrier repeats the start of each part's octets: a header shows as '?'s.
+    let sar = parts_as_received(Concatenation::Sar).await;
+    assert_eq!(sar.len(), 2);
+    assert!(sar[0].starts_with("first aaaa"), "{sar:?}");
+    assert!(sar[1].starts_with("aa"), "{sar:?}");
+    let udh = parts_as_received(Concatenation::Udh).await;
+    assert_eq!(udh.len(), 2);
+    assert!(udh.iter().all(|echo| echo.starts_with("???")), "{udh:?}");
+}
