@@ -288,6 +288,22 @@ pub fn split_udh(esm_class: u8, short_message: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// `data_coding` with a message class (GSM 03.38 §4): 0 flash (shown, not stored), 1 phone,
+/// 2 SIM, 3 terminal equipment. GSM-7 and binary take the 1111 coding group (`0xF0`/`0xF4`),
+/// UCS-2 the general group with the class bit (`0x18`). `None` for a class above 3 or a
+/// `data_coding` that cannot carry one (Latin-1 and the others have no class form).
+pub fn with_message_class(data_coding: u8, class: u8) -> Option<u8> {
+    if class > 3 {
+        return None;
+    }
+    match data_coding {
+        DATA_CODING_GSM7 => Some(0xF0 | class),
+        DATA_CODING_BINARY => Some(0xF4 | class),
+        DATA_CODING_UCS2 => Some(0x18 | class),
+        _ => None,
+    }
+}
+
 /// Where a segment stands in its concatenated message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Concat {
@@ -519,6 +535,16 @@ mod tests {
         // Odd UCS-2 length and a lone trailing ESC must not panic.
         assert_eq!(decode(8, &[0x00]), "\u{0}");
         assert_eq!(decode(0, &[0x1B]), " ");
+    }
+
+    #[test]
+    fn a_message_class_sets_the_class_bits_of_each_alphabet() {
+        assert_eq!(with_message_class(DATA_CODING_GSM7, 0), Some(0xF0));
+        assert_eq!(with_message_class(DATA_CODING_GSM7, 3), Some(0xF3));
+        assert_eq!(with_message_class(DATA_CODING_BINARY, 1), Some(0xF5));
+        assert_eq!(with_message_class(DATA_CODING_UCS2, 2), Some(0x1A));
+        assert_eq!(with_message_class(DATA_CODING_GSM7, 4), None);
+        assert_eq!(with_message_class(DATA_CODING_LATIN1, 0), None);
     }
 
     #[test]

@@ -265,3 +265,36 @@ async fn a_sar_carrier_gets_parts_without_a_header_and_a_udh_carrier_with_one() 
     assert_eq!(udh.len(), 2);
     assert!(udh.iter().all(|echo| echo.starts_with("???")), "{udh:?}");
 }
+
+#[tokio::test]
+async fn mclass_reaches_the_carrier_in_data_coding() {
+    let app = spawn_app(|_| {}).await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr_url = receiver.url("/dlr");
+    let mut echoes = Vec::new();
+    for mclass in [None, Some("2")] {
+        let mut params = vec![
+            ("to", "37255500000"),
+            ("text", "Hi \u{0416}"),
+            ("dlr-url", dlr_url.as_str()),
+        ];
+        if let Some(class) = mclass {
+            params.push(("mclass", class));
+        }
+        let id = app.api.send_ok(ALICE, Via::Get, &params).await;
+        let history = app.wait_settled(&id, PATIENCE).await;
+        assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
+        let receipt = events(&history, "receipt").next().expect("a receipt");
+        let raw = receipt.detail["raw_text"].as_str().unwrap_or_default();
+        echoes.push(
+            raw.split_once("text:")
+                .map(|(_, t)| t.to_owned())
+                .unwrap_or_default(),
+        );
+    }
+    // The simulated carrier reads data_coding 8 as UCS-2 and anything else octet by octet: with
+    // a class the same UCS-2 octets arrive under 0x1A, not 8.
+    assert_eq!(echoes[0], "Hi ?");
+    assert_eq!(echoes[1], "?H?i? ??");
+    app.shutdown().await;
+}

@@ -10,8 +10,8 @@
 //! in its transactions.
 //!
 //! `autoconvert` replaces characters outside GSM 03.38 before encoding (see
-//! [`text::autoconvert`]); the segments, and so the price, follow the converted text. `udh` and
-//! `mclass` are validated here but their effect on the message is not applied yet.
+//! [`text::autoconvert`]); the segments, and so the price, follow the converted text. `mclass`
+//! sets the message class bits of `data_coding`. `udh` is validated here but not applied yet.
 
 use std::time::Duration;
 
@@ -283,6 +283,11 @@ impl SendRequest {
                 (text::DATA_CODING_BINARY, esm, parts)
             }
         };
+        // The class bits exist for every alphabet Herald sends in, so this always applies.
+        let data_coding = self
+            .mclass
+            .and_then(|class| text::with_message_class(data_coding, class))
+            .unwrap_or(data_coding);
         let segments = parts
             .into_iter()
             .enumerate()
@@ -607,5 +612,16 @@ mod tests {
         assert_eq!(full.segments[0].payload, b"Gyor".to_vec());
         let on = message("to=372555&text=Gy%C5%91r");
         assert_eq!(on.segments[0].data_coding, 8);
+    }
+
+    #[test]
+    fn mclass_sets_the_message_class_in_data_coding() {
+        let flash = message("to=372555&text=hi&mclass=0");
+        assert_eq!(flash.segments[0].data_coding, 0xF0);
+        let sim = message("to=372555&text=%D0%96&mclass=2");
+        assert_eq!(sim.segments[0].data_coding, 0x1A);
+        let binary = message("to=372555&data=%01%02&mclass=1");
+        assert_eq!(binary.segments[0].data_coding, 0xF5);
+        assert_eq!(message("to=372555&text=hi").segments[0].data_coding, 0);
     }
 }
