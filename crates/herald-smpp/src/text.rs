@@ -163,6 +163,43 @@ pub fn encode(text: &str, concat_ref: u8) -> Encoded {
     }
 }
 
+/// One segment carrying the customer's own user data header `udh` (length octet included)
+/// ahead of `text`, UDHI set; `None` when the two do not fit one segment. A customer header is
+/// never combined with Herald's concatenation: whoever writes the header owns the message's
+/// structure. In GSM-7 the header takes its octets rounded up to whole septets.
+pub fn encode_with_udh(text: &str, udh: &[u8]) -> Option<Encoded> {
+    let alphabet = alphabet_of(text);
+    let room = BINARY_SINGLE.checked_sub(udh.len())?;
+    let (units, fits) = match alphabet {
+        Alphabet::Gsm7 => {
+            let units = gsm_units(text);
+            let septets: usize = units.iter().map(Vec::len).sum();
+            let header_septets = (udh.len() * 8).div_ceil(7);
+            (units, septets + header_septets <= GSM7_SINGLE)
+        }
+        Alphabet::Ucs2 => {
+            let units = ucs2_units(text);
+            let octets: usize = units.iter().map(Vec::len).sum();
+            (units, octets <= room)
+        }
+    };
+    fits.then(|| {
+        let mut part = udh.to_vec();
+        part.extend(units.concat());
+        Encoded {
+            alphabet,
+            data_coding: alphabet.data_coding(),
+            parts: vec![part],
+            esm_class: ESM_CLASS_UDHI,
+        }
+    })
+}
+
+/// One binary segment with the customer's header ahead of `data`; `None` when over 140 octets.
+pub fn binary_with_udh(data: &[u8], udh: &[u8]) -> Option<Vec<u8>> {
+    (udh.len() + data.len() <= BINARY_SINGLE).then(|| [udh, data].concat())
+}
+
 /// Cuts an opaque binary payload (`data_coding` 4) into segments of whole octets.
 pub fn encode_binary(data: &[u8], concat_ref: u8) -> Vec<Vec<u8>> {
     let units: Vec<Vec<u8>> = data.iter().map(|&b| vec![b]).collect();
@@ -535,6 +572,29 @@ mod tests {
         // Odd UCS-2 length and a lone trailing ESC must not panic.
         assert_eq!(decode(8, &[0x00]), "\u{0}");
         assert_eq!(decode(0, &[0x1B]), " ");
+    }
+
+    #[test]
+    fn a_customer_header_goes_ahead_of_the_text_in_one_segment_or_not_at_all() {
+        let port = [0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0];
+        let e = encode_with_udh("hi", &port).unwrap();
+        assert_eq!(e.esm_class, ESM_CLASS_UDHI);
+        assert_eq!(e.parts, vec![[&port[..], b"hi"].concat()]);
+        assert_eq!(split_udh(e.esm_class, &e.parts[0]), (&port[..], &b"hi"[..]));
+        // 7 octets take 8 septets: 152 characters fit, 153 do not.
+        assert!(encode_with_udh(&"a".repeat(152), &port).is_some());
+        assert!(encode_with_udh(&"a".repeat(153), &port).is_none());
+        // UCS-2: 133 octets of room, so 66 characters.
+        assert_eq!(
+            encode_with_udh(&"Ж".repeat(66), &port).unwrap().data_coding,
+            8
+        );
+        assert!(encode_with_udh(&"Ж".repeat(67), &port).is_none());
+        assert_eq!(
+            binary_with_udh(&[0xAB; 133], &port).map(|p| p.len()),
+            Some(140)
+        );
+        assert!(binary_with_udh(&[0xAB; 134], &port).is_none());
     }
 
     #[test]

@@ -298,3 +298,47 @@ async fn mclass_reaches_the_carrier_in_data_coding() {
     assert_eq!(echoes[1], "?H?i? ??");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_customer_udh_reaches_the_carrier_ahead_of_the_text() {
+    let app = spawn_app(|_| {}).await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr_url = receiver.url("/dlr");
+    // Application port addressing (IE 0x05), as WAP push uses.
+    let udh = "0605040B8423F0";
+    let id = app
+        .api
+        .send_ok(
+            ALICE,
+            Via::Post,
+            &[
+                ("to", "37255500000"),
+                ("text", "hi"),
+                ("udh", udh),
+                ("dlr-url", dlr_url.as_str()),
+            ],
+        )
+        .await;
+    let history = app.wait_settled(&id, PATIENCE).await;
+    assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
+    let receipt = events(&history, "receipt").next().expect("a receipt");
+    let raw = receipt.detail["raw_text"].as_str().unwrap_or_default();
+    // The carrier repeats the octets it got: the header (only 0x23 is printable) then the text.
+    assert!(raw.ends_with("text:?????#?hi"), "{raw}");
+
+    let too_long = "a".repeat(153);
+    let answer = app
+        .api
+        .send_sms(
+            ALICE,
+            Via::Get,
+            &[
+                ("to", "37255500000"),
+                ("text", too_long.as_str()),
+                ("udh", udh),
+            ],
+        )
+        .await;
+    assert_eq!(answer, "ERROR 102");
+    app.shutdown().await;
+}

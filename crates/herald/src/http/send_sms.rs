@@ -11,7 +11,8 @@
 //!
 //! `autoconvert` replaces characters outside GSM 03.38 before encoding (see
 //! [`text::autoconvert`]); the segments, and so the price, follow the converted text. `mclass`
-//! sets the message class bits of `data_coding`. `udh` is validated here but not applied yet.
+//! sets the message class bits of `data_coding`. A customer `udh` goes ahead of the message in
+//! one segment (UDHI set); a message that does not fit one segment with it is refused.
 
 use std::time::Duration;
 
@@ -84,6 +85,8 @@ pub enum ParamProblem {
     TextAndData,
     #[error("the message needs more than {} segments", text::MAX_PARTS)]
     TooLong,
+    #[error("with its own udh the message must fit one segment")]
+    TooLongForUdh,
 }
 
 /// The `to` parameter as the customer wrote it.
@@ -169,6 +172,22 @@ impl SendRequest {
             _ => {}
         }
 
+        let udh = match params.text("udh") {
+            None => None,
+            Some(hex) => Some(parse_udh(hex).ok_or(Malformed("udh"))?),
+        };
+        if let Some(udh) = &udh {
+            let fits = match &content {
+                Content::Text(t) => {
+                    text::encode_with_udh(&text::autoconvert(t, autoconvert), udh).is_some()
+                }
+                Content::Data(d) => text::binary_with_udh(d, udh).is_some(),
+            };
+            if !fits {
+                return Err(ParamProblem::TooLongForUdh);
+            }
+        }
+
         if params.is_malformed_text("from") {
             return Err(Malformed("from"));
         }
@@ -201,11 +220,6 @@ impl SendRequest {
                 // Longer than the network keeps a message anyway: cap rather than refuse.
                 Ok(m) => m.min(MAX_VALIDITY_MINUTES as u64) as u32,
             },
-        };
-
-        let udh = match params.text("udh") {
-            None => None,
-            Some(hex) => Some(parse_udh(hex).ok_or(Malformed("udh"))?),
         };
 
         let mclass = match params.text("mclass") {
@@ -267,13 +281,21 @@ impl SendRequest {
         };
         let route = route.filter(|_| rejection.is_none());
 
-        let (data_coding, esm_class, parts) = match &self.content {
-            Content::Text(t) => {
+        // A customer header was checked to fit one segment when the request was parsed.
+        let own_header = self.udh.as_deref().and_then(|udh| match &self.content {
+            Content::Text(t) => text::encode_with_udh(&text::autoconvert(t, self.autoconvert), udh)
+                .map(|e| (e.data_coding, e.esm_class, e.parts)),
+            Content::Data(d) => text::binary_with_udh(d, udh)
+                .map(|part| (text::DATA_CODING_BINARY, text::ESM_CLASS_UDHI, vec![part])),
+        });
+        let (data_coding, esm_class, parts) = match (own_header, &self.content) {
+            (Some(own), _) => own,
+            (None, Content::Text(t)) => {
                 // The carrier gets the converted text; the store keeps what the customer wrote.
                 let e = text::encode(&text::autoconvert(t, self.autoconvert), concat_ref);
                 (e.data_coding, e.esm_class, e.parts)
             }
-            Content::Data(d) => {
+            (None, Content::Data(d)) => {
                 let parts = text::encode_binary(d, concat_ref);
                 let esm = if parts.len() > 1 {
                     text::ESM_CLASS_UDHI
@@ -623,5 +645,21 @@ mod tests {
         let binary = message("to=372555&data=%01%02&mclass=1");
         assert_eq!(binary.segments[0].data_coding, 0xF5);
         assert_eq!(message("to=372555&text=hi").segments[0].data_coding, 0);
+    }
+
+    #[test]
+    fn a_customer_udh_goes_ahead_of_the_message_in_one_segment() {
+        let m = message("to=372555&text=hi&udh=0605040B8423F0");
+        assert_eq!(m.segments.len(), 1);
+        assert_eq!(m.segments[0].esm_class, 0x40);
+        assert_eq!(
+            m.segments[0].payload,
+            vec![0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, b'h', b'i']
+        );
+        let bin = message("to=372555&data=%01%02&udh=0605040B8423F0");
+        assert_eq!(bin.segments[0].data_coding, 4);
+        assert_eq!(bin.segments[0].payload.len(), 9);
+        let long = format!("to=372555&text={}&udh=0605040B8423F0", "a".repeat(153));
+        assert_eq!(parse(&long), Err(ParamProblem::TooLongForUdh));
     }
 }
