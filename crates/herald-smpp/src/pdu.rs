@@ -16,7 +16,7 @@ use rusmpp::values::{
 };
 
 use crate::receipt::{self, NetworkError, ReceiptState, TextFields};
-use crate::validity;
+use crate::{text, validity};
 
 /// The most `short_message` holds; longer messages travel in `message_payload`.
 pub const SHORT_MESSAGE_MAX: usize = 255;
@@ -104,6 +104,21 @@ pub fn submit_sm(s: &Submit) -> Result<SubmitSm, PduError> {
         return Err(PduError::MessageTooLong { len: message.len() });
     };
     Ok(pdu.build())
+}
+
+/// Marks `pdu` as part `concat` of a concatenated message with the SAR TLVs (`sar_msg_ref_num`
+/// 0x020C, `sar_total_segments` 0x020E, `sar_segment_seqnum` 0x020F), for carriers that want
+/// them instead of a user data header. The caller leaves the header out of `short_message`.
+pub fn push_sar(pdu: &mut SubmitSm, concat: text::Concat) {
+    pdu.push_tlv(MessageSubmissionRequestTlvValue::SarMsgRefNum(
+        concat.reference,
+    ));
+    pdu.push_tlv(MessageSubmissionRequestTlvValue::SarTotalSegments(
+        concat.total,
+    ));
+    pdu.push_tlv(MessageSubmissionRequestTlvValue::SarSegmentSeqnum(
+        concat.seq,
+    ));
 }
 
 /// A receipt the simulated carrier sends back for a message it accepted.

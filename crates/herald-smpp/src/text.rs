@@ -14,6 +14,10 @@
 //! A part never ends between ESC and its extension character, nor between the two halves of a
 //! surrogate pair: a handset would render garbage at the join.
 
+mod convert;
+
+pub use convert::{Autoconvert, autoconvert};
+
 /// The alphabet a text is sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alphabet {
@@ -159,6 +163,43 @@ pub fn encode(text: &str, concat_ref: u8) -> Encoded {
     }
 }
 
+/// One segment carrying the customer's own user data header `udh` (length octet included)
+/// ahead of `text`, UDHI set; `None` when the two do not fit one segment. A customer header is
+/// never combined with Herald's concatenation: whoever writes the header owns the message's
+/// structure. In GSM-7 the header takes its octets rounded up to whole septets.
+pub fn encode_with_udh(text: &str, udh: &[u8]) -> Option<Encoded> {
+    let alphabet = alphabet_of(text);
+    let room = BINARY_SINGLE.checked_sub(udh.len())?;
+    let (units, fits) = match alphabet {
+        Alphabet::Gsm7 => {
+            let units = gsm_units(text);
+            let septets: usize = units.iter().map(Vec::len).sum();
+            let header_septets = (udh.len() * 8).div_ceil(7);
+            (units, septets + header_septets <= GSM7_SINGLE)
+        }
+        Alphabet::Ucs2 => {
+            let units = ucs2_units(text);
+            let octets: usize = units.iter().map(Vec::len).sum();
+            (units, octets <= room)
+        }
+    };
+    fits.then(|| {
+        let mut part = udh.to_vec();
+        part.extend(units.concat());
+        Encoded {
+            alphabet,
+            data_coding: alphabet.data_coding(),
+            parts: vec![part],
+            esm_class: ESM_CLASS_UDHI,
+        }
+    })
+}
+
+/// One binary segment with the customer's header ahead of `data`; `None` when over 140 octets.
+pub fn binary_with_udh(data: &[u8], udh: &[u8]) -> Option<Vec<u8>> {
+    (udh.len() + data.len() <= BINARY_SINGLE).then(|| [udh, data].concat())
+}
+
 /// Cuts an opaque binary payload (`data_coding` 4) into segments of whole octets.
 pub fn encode_binary(data: &[u8], concat_ref: u8) -> Vec<Vec<u8>> {
     let units: Vec<Vec<u8>> = data.iter().map(|&b| vec![b]).collect();
@@ -281,6 +322,50 @@ pub fn split_udh(esm_class: u8, short_message: &[u8]) -> (&[u8], &[u8]) {
             short_message.split_at(udhl as usize + 1)
         }
         _ => (&[], short_message),
+    }
+}
+
+/// `data_coding` with a message class (GSM 03.38 §4): 0 flash (shown, not stored), 1 phone,
+/// 2 SIM, 3 terminal equipment. GSM-7 and binary take the 1111 coding group (`0xF0`/`0xF4`),
+/// UCS-2 the general group with the class bit (`0x18`). `None` for a class above 3 or a
+/// `data_coding` that cannot carry one (Latin-1 and the others have no class form).
+pub fn with_message_class(data_coding: u8, class: u8) -> Option<u8> {
+    if class > 3 {
+        return None;
+    }
+    match data_coding {
+        DATA_CODING_GSM7 => Some(0xF0 | class),
+        DATA_CODING_BINARY => Some(0xF4 | class),
+        DATA_CODING_UCS2 => Some(0x18 | class),
+        _ => None,
+    }
+}
+
+/// Where a segment stands in its concatenated message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concat {
+    pub reference: u16,
+    pub total: u8,
+    /// 1-based.
+    pub seq: u8,
+}
+
+/// The concatenation of a user data header that holds nothing else: the information element
+/// 0x00 (8-bit reference) or 0x08 (16-bit reference). `None` for any other header, which must
+/// then travel as it is.
+pub fn concat_of(udh: &[u8]) -> Option<Concat> {
+    match udh {
+        [0x05, 0x00, 0x03, reference, total, seq] => Some(Concat {
+            reference: u16::from(*reference),
+            total: *total,
+            seq: *seq,
+        }),
+        [0x06, 0x08, 0x04, hi, lo, total, seq] => Some(Concat {
+            reference: u16::from_be_bytes([*hi, *lo]),
+            total: *total,
+            seq: *seq,
+        }),
+        _ => None,
     }
 }
 
@@ -487,6 +572,64 @@ mod tests {
         // Odd UCS-2 length and a lone trailing ESC must not panic.
         assert_eq!(decode(8, &[0x00]), "\u{0}");
         assert_eq!(decode(0, &[0x1B]), " ");
+    }
+
+    #[test]
+    fn a_customer_header_goes_ahead_of_the_text_in_one_segment_or_not_at_all() {
+        let port = [0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0];
+        let e = encode_with_udh("hi", &port).unwrap();
+        assert_eq!(e.esm_class, ESM_CLASS_UDHI);
+        assert_eq!(e.parts, vec![[&port[..], b"hi"].concat()]);
+        assert_eq!(split_udh(e.esm_class, &e.parts[0]), (&port[..], &b"hi"[..]));
+        // 7 octets take 8 septets: 152 characters fit, 153 do not.
+        assert!(encode_with_udh(&"a".repeat(152), &port).is_some());
+        assert!(encode_with_udh(&"a".repeat(153), &port).is_none());
+        // UCS-2: 133 octets of room, so 66 characters.
+        assert_eq!(
+            encode_with_udh(&"Ж".repeat(66), &port).unwrap().data_coding,
+            8
+        );
+        assert!(encode_with_udh(&"Ж".repeat(67), &port).is_none());
+        assert_eq!(
+            binary_with_udh(&[0xAB; 133], &port).map(|p| p.len()),
+            Some(140)
+        );
+        assert!(binary_with_udh(&[0xAB; 134], &port).is_none());
+    }
+
+    #[test]
+    fn a_message_class_sets_the_class_bits_of_each_alphabet() {
+        assert_eq!(with_message_class(DATA_CODING_GSM7, 0), Some(0xF0));
+        assert_eq!(with_message_class(DATA_CODING_GSM7, 3), Some(0xF3));
+        assert_eq!(with_message_class(DATA_CODING_BINARY, 1), Some(0xF5));
+        assert_eq!(with_message_class(DATA_CODING_UCS2, 2), Some(0x1A));
+        assert_eq!(with_message_class(DATA_CODING_GSM7, 4), None);
+        assert_eq!(with_message_class(DATA_CODING_LATIN1, 0), None);
+    }
+
+    #[test]
+    fn a_concatenation_header_is_read_with_either_reference_size_and_nothing_else() {
+        let e = encode(&"a".repeat(200), 0x2A);
+        let (udh, _) = split_udh(e.esm_class, &e.parts[1]);
+        assert_eq!(
+            concat_of(udh),
+            Some(Concat {
+                reference: 0x2A,
+                total: 2,
+                seq: 2
+            })
+        );
+        assert_eq!(
+            concat_of(&[0x06, 0x08, 0x04, 0x01, 0x02, 3, 1]),
+            Some(Concat {
+                reference: 0x0102,
+                total: 3,
+                seq: 1
+            })
+        );
+        // A port-addressing header, or concatenation plus another element, is not only SAR.
+        assert_eq!(concat_of(&[0x04, 0x05, 0x02, 0x0B, 0x84]), None);
+        assert_eq!(concat_of(&[0x08, 0x00, 0x03, 1, 2, 1, 0x0A, 0x00]), None);
     }
 
     proptest! {

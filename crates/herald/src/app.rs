@@ -115,6 +115,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             policy: status_policy(carrier),
             cfg: PipelineConfig {
                 registered_delivery: registered_delivery(carrier),
+                concatenation: carrier.concatenation,
+                default_data_coding: carrier.default_data_coding,
                 ..pipeline_cfg.clone()
             },
             wakers: wakers.clone(),

@@ -168,6 +168,24 @@ pub struct CarrierConfig {
     /// receipts (`registered_delivery` bit 0x10). They never produce a second `SENT` callback.
     #[serde(default)]
     pub intermediate_receipts: bool,
+    /// How this carrier wants the parts of a long message marked.
+    #[serde(default)]
+    pub concatenation: Concatenation,
+    /// The `data_coding` this carrier reads as the GSM 7-bit default alphabet: 0 (the SMSC
+    /// default, usually GSM) or 1 (some carriers name GSM/IA5 explicitly).
+    #[serde(default)]
+    pub default_data_coding: u8,
+}
+
+/// How the parts of a concatenated message are marked for a carrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Concatenation {
+    /// A user data header in each part (`esm_class` UDHI).
+    #[default]
+    Udh,
+    /// The SAR TLVs on each part, no header.
+    Sar,
 }
 
 fn default_bind() -> BindMode {
@@ -383,6 +401,8 @@ impl Config {
                 enquire_link_secs: default_enquire_link_secs(),
                 response_timeout_secs: default_response_timeout_secs(),
                 intermediate_receipts: false,
+                concatenation: Concatenation::Udh,
+                default_data_coding: 0,
             }],
             routes: vec![RouteConfig {
                 prefix: String::new(),
@@ -544,6 +564,9 @@ impl Config {
             }
             if c.window == 0 || c.tps == 0 {
                 return Err(invalid(key("window/tps"), "must be at least 1"));
+            }
+            if c.default_data_coding > 1 {
+                return Err(invalid(key("default_data_coding"), "must be 0 or 1"));
             }
             if c.response_timeout_secs == 0 {
                 return Err(invalid(key("response_timeout_secs"), "must be at least 1"));
@@ -811,6 +834,35 @@ allow_networks = ["127.0.0.0/8"]
             let err = Config::from_toml_str(&text).unwrap().validate();
             assert!(matches!(err, Err(ConfigError::Invalid { .. })), "{to}");
         }
+    }
+
+    #[test]
+    fn concatenation_and_default_data_coding_are_per_carrier_with_udh_and_0_by_default() {
+        let c = parse(OPERATIONS_EXAMPLE);
+        assert_eq!(
+            (
+                c.carriers[0].concatenation,
+                c.carriers[0].default_data_coding
+            ),
+            (Concatenation::Udh, 0)
+        );
+        let text = OPERATIONS_EXAMPLE.replace(
+            "window = 10",
+            "window = 10\nconcatenation = \"sar\"\ndefault_data_coding = 1",
+        );
+        let c = parse(&text);
+        assert_eq!(
+            (
+                c.carriers[0].concatenation,
+                c.carriers[0].default_data_coding
+            ),
+            (Concatenation::Sar, 1)
+        );
+        let bad = text.replace("default_data_coding = 1", "default_data_coding = 8");
+        let err = Config::from_toml_str(&bad).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("default_data_coding"), "{err}");
+        let unknown = text.replace("\"sar\"", "\"tlv\"");
+        assert!(Config::from_toml_str(&unknown).is_err());
     }
 
     #[test]

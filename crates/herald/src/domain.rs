@@ -208,6 +208,13 @@ impl Report {
         Self::new(Status::Rejected, Stat::Failed, 16, ErrCode::TEMPORARY)
     }
 
+    /// The customer cancelled it (`cancel_sms`) before it was handed to a carrier. It was never
+    /// accepted for delivery, so it is Rejected (status-model §1); `DELETED` says it was taken
+    /// out of the queue, and `err` 000 because nothing went wrong.
+    pub fn cancelled() -> Self {
+        Self::new(Status::Rejected, Stat::Deleted, 16, ErrCode::NONE)
+    }
+
     /// The carrier accepted the submit.
     pub fn accepted_by_carrier() -> Self {
         Self::new(Status::Sent, Stat::Acceptd, 8, ErrCode::NONE)

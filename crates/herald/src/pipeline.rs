@@ -11,6 +11,7 @@ use herald_smpp::pdu::{self, PduError, Submit};
 use herald_smpp::receipt::{self, Receipt, ReceiptState};
 use herald_smpp::session::Request;
 use herald_smpp::status::{StatusClass, StatusPolicy};
+use herald_smpp::text;
 use rusmpp::pdus::{DataSmResp, DeliverSmResp};
 use rusmpp::types::COctetString;
 use rusmpp::{CommandStatus, Pdu};
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::carrier::{Backoff, CarrierDelivery, CarrierLink, SubmitError};
 use crate::clock::now_millis;
+use crate::config::Concatenation;
 use crate::domain::ReceiptOutcome;
 use crate::store::{Millis, ReceiptRecord, SharedStore, SubmitJob, SubmitOutcome, SubmitResult};
 
@@ -37,6 +39,10 @@ pub struct PipelineConfig {
     pub poll: Duration,
     /// `registered_delivery` of every submit: final receipt on success or failure.
     pub registered_delivery: u8,
+    /// How the carrier wants the parts of a long message marked.
+    pub concatenation: Concatenation,
+    /// The carrier's `data_coding` for the GSM default alphabet (stored segments say 0).
+    pub default_data_coding: u8,
 }
 
 impl Default for PipelineConfig {
@@ -51,6 +57,8 @@ impl Default for PipelineConfig {
             lease: Duration::from_secs(120),
             poll: Duration::from_millis(500),
             registered_delivery: 0x01,
+            concatenation: Concatenation::Udh,
+            default_data_coding: text::DATA_CODING_GSM7,
         }
     }
 }
@@ -171,17 +179,23 @@ impl Submitter {
     async fn outcome_of(&self, job: &SubmitJob, now: Millis) -> SubmitOutcome {
         let remaining = Duration::from_millis((job.valid_until - now).max(60_000) as u64);
         let validity = herald_smpp::validity::relative(remaining);
+        let wire = WireSegment::of(job, &self.cfg);
         let submit = Submit {
             source: &job.sender,
             destination: &job.destination,
-            data_coding: job.data_coding,
-            esm_class: job.esm_class,
-            short_message: &job.payload,
+            data_coding: wire.data_coding,
+            esm_class: wire.esm_class,
+            short_message: wire.short_message,
             registered_delivery: self.cfg.registered_delivery,
             validity_period: Some(&validity),
         };
         let pdu = match pdu::submit_sm(&submit) {
-            Ok(pdu) => pdu,
+            Ok(mut pdu) => {
+                if let Some(concat) = wire.sar {
+                    pdu::push_sar(&mut pdu, concat);
+                }
+                pdu
+            }
             // What SMPP cannot carry is refused as the carrier would refuse it.
             Err(e) => {
                 tracing::info!(message = %job.message_id, error = %e, "segment cannot be encoded");
@@ -233,6 +247,48 @@ impl Submitter {
             Err(SubmitError::Request(e)) => SubmitOutcome::Unknown {
                 reason: e.to_string(),
             },
+        }
+    }
+}
+
+/// A stored segment in the form its carrier wants. The store keeps segments as the customer is
+/// charged for them (GSM default alphabet as 0, concatenation as a UDH); each carrier's
+/// `default_data_coding` and `concatenation` are applied only here, on the way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WireSegment<'a> {
+    data_coding: u8,
+    esm_class: u8,
+    short_message: &'a [u8],
+    sar: Option<text::Concat>,
+}
+
+impl<'a> WireSegment<'a> {
+    fn of(job: &'a SubmitJob, cfg: &PipelineConfig) -> Self {
+        let data_coding = if job.data_coding == text::DATA_CODING_GSM7 {
+            cfg.default_data_coding
+        } else {
+            job.data_coding
+        };
+        let as_stored = Self {
+            data_coding,
+            esm_class: job.esm_class,
+            short_message: &job.payload,
+            sar: None,
+        };
+        if cfg.concatenation != Concatenation::Sar {
+            return as_stored;
+        }
+        // Only a header that says nothing but "part n of m" can become TLVs; any other header
+        // (the customer's own) must reach the handset as it is.
+        let (udh, body) = text::split_udh(job.esm_class, &job.payload);
+        match text::concat_of(udh) {
+            Some(concat) => Self {
+                esm_class: job.esm_class & !text::ESM_CLASS_UDHI,
+                short_message: body,
+                sar: Some(concat),
+                ..as_stored
+            },
+            None => as_stored,
         }
     }
 }
@@ -430,6 +486,86 @@ mod tests {
         assert_eq!(
             unsendable_status(&PduError::MessageTooLong { len: 70_000 }),
             0x45
+        );
+    }
+
+    fn job(data_coding: u8, esm_class: u8, payload: &[u8]) -> SubmitJob {
+        SubmitJob {
+            message_id: crate::domain::MessageId::generate(),
+            segment: 1,
+            segment_count: 2,
+            carrier: "sim".into(),
+            destination: "37255500000".into(),
+            sender: "Herald".into(),
+            data_coding,
+            esm_class,
+            payload: payload.to_vec(),
+            valid_until: 0,
+            attempts: 0,
+        }
+    }
+
+    fn cfg(concatenation: Concatenation, default_data_coding: u8) -> PipelineConfig {
+        PipelineConfig {
+            concatenation,
+            default_data_coding,
+            ..PipelineConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_udh_carrier_gets_the_segment_as_stored() {
+        let part = job(0, 0x40, &[0x05, 0x00, 0x03, 9, 2, 2, b'h', b'i']);
+        let wire = WireSegment::of(&part, &cfg(Concatenation::Udh, 0));
+        assert_eq!(
+            (
+                wire.data_coding,
+                wire.esm_class,
+                wire.short_message,
+                wire.sar
+            ),
+            (0, 0x40, &part.payload[..], None)
+        );
+    }
+
+    #[test]
+    fn a_sar_carrier_gets_the_part_without_its_header_and_the_concatenation_as_tlvs() {
+        let part = job(8, 0x40, &[0x05, 0x00, 0x03, 9, 2, 2, 0x04, 0x16]);
+        let wire = WireSegment::of(&part, &cfg(Concatenation::Sar, 0));
+        assert_eq!(wire.esm_class, 0);
+        assert_eq!(wire.short_message, &[0x04, 0x16]);
+        assert_eq!(wire.data_coding, 8);
+        assert_eq!(
+            wire.sar,
+            Some(text::Concat {
+                reference: 9,
+                total: 2,
+                seq: 2
+            })
+        );
+        // A single-part message has no header and needs no TLVs.
+        let single = job(0, 0, b"hi");
+        assert_eq!(
+            WireSegment::of(&single, &cfg(Concatenation::Sar, 0)).sar,
+            None
+        );
+        // A header that is not only concatenation travels as it is.
+        let ported = job(4, 0x40, &[0x04, 0x05, 0x02, 0x0B, 0x84, 0xFF]);
+        let wire = WireSegment::of(&ported, &cfg(Concatenation::Sar, 0));
+        assert_eq!((wire.esm_class, wire.sar), (0x40, None));
+    }
+
+    #[test]
+    fn default_data_coding_replaces_only_the_gsm_default_alphabet() {
+        let gsm = job(0, 0, b"hi");
+        assert_eq!(
+            WireSegment::of(&gsm, &cfg(Concatenation::Udh, 1)).data_coding,
+            1
+        );
+        let ucs2 = job(8, 0, &[0, 0x41]);
+        assert_eq!(
+            WireSegment::of(&ucs2, &cfg(Concatenation::Udh, 1)).data_coding,
+            8
         );
     }
 }

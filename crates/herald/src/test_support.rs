@@ -9,9 +9,9 @@ use std::time::Duration;
 use crate::domain::{MessageId, MessageState, Report};
 use crate::money::Money;
 use crate::store::{
-    Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext, Event,
-    MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError,
-    SubmitJob, SubmitResult,
+    Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
+    CancelOutcome, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
+    Store, StoreError, SubmitJob, SubmitResult,
 };
 
 #[derive(Default)]
@@ -150,6 +150,7 @@ impl Store for MemoryStore {
             account_id: message.account_id,
             destination: message.destination.clone(),
             sender: message.sender.clone(),
+            text: message.text.clone(),
             status: state.status,
             report: state.report,
             carrier: message.carrier.clone(),
@@ -183,6 +184,31 @@ impl Store for MemoryStore {
 
     async fn expire_overdue(&self, _: Millis, _: Duration, _: usize) -> Result<usize> {
         Ok(0)
+    }
+
+    /// Nothing is ever submitted here, so every message still waiting can be cancelled.
+    async fn cancel(&self, id: &MessageId, account_id: i64, at: Millis) -> Result<CancelOutcome> {
+        self.check_failing()?;
+        let mut inner = self.lock();
+        let Some(view) = inner
+            .views
+            .get_mut(id)
+            .filter(|v| v.account_id == account_id)
+        else {
+            return Ok(CancelOutcome::Unknown);
+        };
+        let current = MessageState {
+            status: view.status,
+            report: view.report,
+        };
+        if current.status.is_final() {
+            return Ok(CancelOutcome::TooLate);
+        }
+        let moved = current.apply(Report::cancelled()).state;
+        view.status = moved.status;
+        view.report = moved.report;
+        view.updated_at = at;
+        Ok(CancelOutcome::Cancelled)
     }
 
     async fn claim_callbacks(

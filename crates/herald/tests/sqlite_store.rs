@@ -6,9 +6,9 @@ use std::time::Duration;
 use herald::domain::{ErrCode, MessageId, ReceiptOutcome, Report, Stat, Status};
 use herald::store::sqlite::SqliteStore;
 use herald::store::{
-    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, DuplicatePolicy, Millis, NewMessage,
-    NewSegment, ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome,
-    SubmitResult,
+    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, CancelOutcome, DuplicatePolicy,
+    Millis, NewMessage, NewSegment, ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob,
+    SubmitOutcome, SubmitResult, TextStore,
 };
 use tempfile::TempDir;
 
@@ -51,6 +51,7 @@ impl Fixture {
             destination: "4915112345678".into(),
             sender: "Shop".into(),
             text: Some("hello".into()),
+            text_store: Default::default(),
             dlr_url: Some(DLR_URL.into()),
             carrier: Some(CARRIER.into()),
             price: Some("0.05".into()),
@@ -816,6 +817,7 @@ fn template(account_id: i64) -> NewMessage {
         destination: "4915112345678".into(),
         sender: "Shop".into(),
         text: None,
+        text_store: Default::default(),
         dlr_url: None,
         carrier: Some(CARRIER.into()),
         price: None,
@@ -855,4 +857,145 @@ async fn early_decimal_receipt_is_applied_when_the_hex_submit_response_arrives()
         })
         .await;
     assert!(matches!(unknown_callback, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn a_scheduled_message_is_cancelled_rejected_deleted_and_never_claimed() {
+    let f = Fixture::new().await;
+    let mut message = f.message(2);
+    message.not_before = T0 + 3_600_000;
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+
+    let outcome = f.store.cancel(&id, f.account_id, T0 + 10).await.unwrap();
+    assert_eq!(outcome, CancelOutcome::Cancelled);
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.status, Status::Rejected);
+    assert_eq!(view.report, Some(Report::cancelled()));
+    assert_eq!(
+        view.report.map(|r| (r.stat, r.dlr_mask, r.err)),
+        Some((Stat::Deleted, 16, ErrCode::NONE))
+    );
+    assert!(
+        f.store
+            .claim_submissions(CARRIER, T0 + 3_600_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a cancelled message is never submitted"
+    );
+    let callbacks = f.deliver_callbacks(T0 + 20).await;
+    assert_eq!(statuses(&callbacks), vec![Status::Rejected]);
+    assert_eq!(callbacks[0].report, Report::cancelled());
+    assert!(f.kinds(&id).await.contains(&"cancelled".to_owned()));
+    // Cancelling twice: it is final now.
+    assert_eq!(
+        f.store.cancel(&id, f.account_id, T0 + 30).await.unwrap(),
+        CancelOutcome::TooLate
+    );
+}
+
+#[tokio::test]
+async fn another_accounts_or_an_unknown_message_cannot_be_cancelled() {
+    let f = Fixture::new().await;
+    let mut message = f.message(1);
+    message.not_before = T0 + 3_600_000;
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    assert_eq!(
+        f.store.cancel(&id, f.account_id + 1, T0).await.unwrap(),
+        CancelOutcome::Unknown
+    );
+    assert_eq!(
+        f.store
+            .cancel(&MessageId::generate(), f.account_id, T0)
+            .await
+            .unwrap(),
+        CancelOutcome::Unknown
+    );
+    assert_eq!(f.status(&id).await, Status::Scheduled);
+}
+
+#[tokio::test]
+async fn a_message_claimed_or_submitted_is_too_late_to_cancel() {
+    let f = Fixture::new().await;
+    let (id, _job) = f.accepted_and_claimed().await;
+    // Leased to a submitter: it may be on the wire already.
+    assert_eq!(
+        f.store.cancel(&id, f.account_id, T0 + 1).await.unwrap(),
+        CancelOutcome::TooLate
+    );
+    f.ack(&id, 0, "c-1").await;
+    assert_eq!(
+        f.store.cancel(&id, f.account_id, T0 + 2_000).await.unwrap(),
+        CancelOutcome::TooLate
+    );
+    assert_eq!(f.status(&id).await, Status::Sent);
+}
+
+/// The segment payloads as stored, read straight from the database file.
+async fn stored_payloads(f: &Fixture, id: &MessageId) -> Vec<Vec<u8>> {
+    use sqlx::Row;
+    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
+    let rows = sqlx::query("SELECT payload FROM segments WHERE message_id = ? ORDER BY seq")
+        .bind(id.as_str())
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get("payload")).collect()
+}
+
+#[tokio::test]
+async fn beyond_plaintext_the_segments_are_forgotten_once_the_message_is_final() {
+    let f = Fixture::new().await;
+    let mut message = f.message(2);
+    message.text_store = TextStore::Sha256;
+    message.text = TextStore::Sha256.kept("hello");
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    let jobs = f
+        .store
+        .claim_submissions(CARRIER, T0, 10, LEASE)
+        .await
+        .unwrap();
+    // Still needed while it is being sent.
+    assert!(jobs.iter().all(|j| j.payload == vec![b'a'; 10]));
+    f.ack(&id, 0, "c-1").await;
+    f.ack(&id, 1, "c-2").await;
+    assert_eq!(stored_payloads(&f, &id).await, vec![vec![b'a'; 10]; 2]);
+    f.receipt(CARRIER, "c-1", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    f.receipt(CARRIER, "c-2", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(f.status(&id).await, Status::Delivered);
+    assert_eq!(stored_payloads(&f, &id).await, vec![Vec::<u8>::new(); 2]);
+    let view = f.store.message(&id).await.unwrap().unwrap();
+    assert_eq!(view.text, TextStore::Sha256.kept("hello"));
+}
+
+#[tokio::test]
+async fn plaintext_keeps_text_and_segments_and_a_rejected_nostore_message_keeps_neither() {
+    let f = Fixture::new().await;
+    let plain = f.message(1);
+    let plain_id = plain.id.clone();
+    f.store.accept(plain).await.unwrap();
+
+    let mut secret = f.message(1);
+    secret.text_store = TextStore::Nostore;
+    secret.text = None;
+    secret.rejection = Some(Report::rejected_by_rule(ErrCode::NO_ROUTE));
+    let secret_id = secret.id.clone();
+    f.store.accept(secret).await.unwrap();
+
+    assert_eq!(stored_payloads(&f, &plain_id).await, vec![vec![b'a'; 10]]);
+    let view = f.store.message(&plain_id).await.unwrap().unwrap();
+    assert_eq!(view.text.as_deref(), Some("hello"));
+    assert_eq!(
+        stored_payloads(&f, &secret_id).await,
+        vec![Vec::<u8>::new()]
+    );
+    assert_eq!(
+        f.store.message(&secret_id).await.unwrap().unwrap().text,
+        None
+    );
 }

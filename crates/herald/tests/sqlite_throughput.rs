@@ -182,6 +182,7 @@ fn message(account_id: i64, i: usize) -> NewMessage {
         destination: format!("49151{i:08}"),
         sender: "Bench".into(),
         text: Some("benchmark message".into()),
+        text_store: Default::default(),
         dlr_url: Some("https://customer.example/dlr".into()),
         carrier: Some("acme".into()),
         price: Some("0.05".into()),

@@ -360,3 +360,26 @@ proptest! {
         prop_assert_eq!(u8::from(decoded.esm_class), 0);
     }
 }
+
+#[test]
+fn sar_tlvs_follow_the_submit_body_in_tag_order() {
+    let mut pdu = submit_sm(&plain(b"part")).unwrap();
+    push_sar(
+        &mut pdu,
+        crate::text::Concat {
+            reference: 0x0102,
+            total: 3,
+            seq: 2,
+        },
+    );
+    let bytes = body(&pdu);
+    assert_eq!(
+        &bytes[bytes.len() - 16..],
+        &[
+            0x02, 0x0C, 0x00, 0x02, 0x01, 0x02, // sar_msg_ref_num
+            0x02, 0x0E, 0x00, 0x01, 3, // sar_total_segments
+            0x02, 0x0F, 0x00, 0x01, 2, // sar_segment_seqnum
+        ]
+    );
+    assert!(bytes.windows(5).any(|w| w == b"\x04part"));
+}

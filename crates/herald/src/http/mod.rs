@@ -1,5 +1,5 @@
 //! The customer-facing HTTP edge. Today: the plain-text compatibility API (`/send_sms`,
-//! `/get_dlr_response`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1, and `/health`.
+//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1, and `/health`.
 //!
 //! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
 //! `FAILED <code>` (temporary), typed `text/html; charset=UTF-8` because existing clients check
@@ -22,6 +22,7 @@ use crate::routing::Routes;
 use crate::store::{Account, SharedStore};
 
 mod balance;
+mod cancel_sms;
 mod get_dlr_response;
 pub mod params;
 mod send_sms;
@@ -62,6 +63,7 @@ impl Default for ApiDefaults {
 pub fn router(state: ApiState) -> Router {
     let send = get(send_sms::send_sms).post(send_sms::send_sms);
     let status = get(get_dlr_response::get_dlr_response).post(get_dlr_response::get_dlr_response);
+    let cancel = get(cancel_sms::cancel_sms).post(cancel_sms::cancel_sms);
     let balance = get(balance::get_balance).post(balance::get_balance);
     let prices = get(balance::prices).post(balance::prices);
     let pricelist = get(balance::pricelist).post(balance::pricelist);
@@ -70,6 +72,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/send_sms/", send)
         .route("/get_dlr_response", status.clone())
         .route("/get_dlr_response/", status)
+        .route("/cancel_sms", cancel.clone())
+        .route("/cancel_sms/", cancel)
         .route("/get_balance", balance.clone())
         .route("/get_balance/", balance)
         .route("/prices", prices.clone())
@@ -104,6 +108,7 @@ pub const SERVER_FAILURE: Answer = Answer::Failed(209);
 impl std::fmt::Display for Answer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Answer::Ok(v) if v.is_empty() => f.write_str("OK"),
             Answer::Ok(v) => write!(f, "OK {v}"),
             Answer::Error(code) => write!(f, "ERROR {code}"),
             Answer::Failed(code) => write!(f, "FAILED {code}"),

@@ -9,16 +9,17 @@
 //! that need durable state (blacklist 008, duplicates 006, credit 004) are the store's, decided
 //! in its transactions.
 //!
-//! `autoconvert`, `udh`, `mclass` and `text-store=sha256` are validated here but their effect on
-//! the message is not applied yet; `text-store=sha256` keeps no text at all until hashing lands,
-//! which errs on the side of the customer's privacy.
+//! `autoconvert` replaces characters outside GSM 03.38 before encoding (see
+//! [`text::autoconvert`]); the segments, and so the price, follow the converted text. `mclass`
+//! sets the message class bits of `data_coding`. A customer `udh` goes ahead of the message in
+//! one segment (UDHI set); a message that does not fit one segment with it is refused.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use herald_smpp::text;
+use herald_smpp::text::{self, Autoconvert};
 
 use super::{Answer, ApiDefaults, ApiState, BAD_PARAMETERS, Params, SERVER_FAILURE};
 use crate::config::{MAX_VALIDITY_MINUTES, is_http_url};
@@ -26,7 +27,7 @@ use crate::domain::{ErrCode, MessageId, Report};
 use crate::number::Destination;
 use crate::routing::Routes;
 use crate::sender;
-use crate::store::{Account, Millis, NewMessage, NewSegment};
+use crate::store::{Account, Millis, NewMessage, NewSegment, TextStore};
 
 pub(super) async fn send_sms(
     State(state): State<ApiState>,
@@ -84,6 +85,8 @@ pub enum ParamProblem {
     TextAndData,
     #[error("the message needs more than {} segments", text::MAX_PARTS)]
     TooLong,
+    #[error("with its own udh the message must fit one segment")]
+    TooLongForUdh,
 }
 
 /// The `to` parameter as the customer wrote it.
@@ -118,20 +121,6 @@ pub enum Content {
     Data(Vec<u8>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Autoconvert {
-    On,
-    Full,
-    Off,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextStore {
-    Plaintext,
-    Sha256,
-    Nostore,
-}
-
 /// A `send_sms` request with every parameter checked and defaulted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRequest {
@@ -163,15 +152,40 @@ impl SendRequest {
             (None, Some(raw)) if !raw.is_empty() => Content::Data(raw.to_vec()),
             _ => return Err(Missing("text")),
         };
+        let autoconvert = match params.text("autoconvert") {
+            None | Some("on") => Autoconvert::On,
+            Some("full") => Autoconvert::Full,
+            Some("off") => Autoconvert::Off,
+            Some(_) => return Err(Malformed("autoconvert")),
+        };
+        // What is charged and checked is what is sent: the converted text.
         match &content {
             Content::Text(t) if t.is_empty() => return Err(Missing("text")),
-            Content::Text(t) if text::segment_count(t) > text::MAX_PARTS => {
+            Content::Text(t)
+                if text::segment_count(&text::autoconvert(t, autoconvert)) > text::MAX_PARTS =>
+            {
                 return Err(ParamProblem::TooLong);
             }
             Content::Data(d) if text::binary_segment_count(d) > text::MAX_PARTS => {
                 return Err(ParamProblem::TooLong);
             }
             _ => {}
+        }
+
+        let udh = match params.text("udh") {
+            None => None,
+            Some(hex) => Some(parse_udh(hex).ok_or(Malformed("udh"))?),
+        };
+        if let Some(udh) = &udh {
+            let fits = match &content {
+                Content::Text(t) => {
+                    text::encode_with_udh(&text::autoconvert(t, autoconvert), udh).is_some()
+                }
+                Content::Data(d) => text::binary_with_udh(d, udh).is_some(),
+            };
+            if !fits {
+                return Err(ParamProblem::TooLongForUdh);
+            }
         }
 
         if params.is_malformed_text("from") {
@@ -206,18 +220,6 @@ impl SendRequest {
                 // Longer than the network keeps a message anyway: cap rather than refuse.
                 Ok(m) => m.min(MAX_VALIDITY_MINUTES as u64) as u32,
             },
-        };
-
-        let autoconvert = match params.text("autoconvert") {
-            None | Some("on") => Autoconvert::On,
-            Some("full") => Autoconvert::Full,
-            Some("off") => Autoconvert::Off,
-            Some(_) => return Err(Malformed("autoconvert")),
-        };
-
-        let udh = match params.text("udh") {
-            None => None,
-            Some(hex) => Some(parse_udh(hex).ok_or(Malformed("udh"))?),
         };
 
         let mclass = match params.text("mclass") {
@@ -279,12 +281,21 @@ impl SendRequest {
         };
         let route = route.filter(|_| rejection.is_none());
 
-        let (data_coding, esm_class, parts) = match &self.content {
-            Content::Text(t) => {
-                let e = text::encode(t, concat_ref);
+        // A customer header was checked to fit one segment when the request was parsed.
+        let own_header = self.udh.as_deref().and_then(|udh| match &self.content {
+            Content::Text(t) => text::encode_with_udh(&text::autoconvert(t, self.autoconvert), udh)
+                .map(|e| (e.data_coding, e.esm_class, e.parts)),
+            Content::Data(d) => text::binary_with_udh(d, udh)
+                .map(|part| (text::DATA_CODING_BINARY, text::ESM_CLASS_UDHI, vec![part])),
+        });
+        let (data_coding, esm_class, parts) = match (own_header, &self.content) {
+            (Some(own), _) => own,
+            (None, Content::Text(t)) => {
+                // The carrier gets the converted text; the store keeps what the customer wrote.
+                let e = text::encode(&text::autoconvert(t, self.autoconvert), concat_ref);
                 (e.data_coding, e.esm_class, e.parts)
             }
-            Content::Data(d) => {
+            (None, Content::Data(d)) => {
                 let parts = text::encode_binary(d, concat_ref);
                 let esm = if parts.len() > 1 {
                     text::ESM_CLASS_UDHI
@@ -294,6 +305,11 @@ impl SendRequest {
                 (text::DATA_CODING_BINARY, esm, parts)
             }
         };
+        // The class bits exist for every alphabet Herald sends in, so this always applies.
+        let data_coding = self
+            .mclass
+            .and_then(|class| text::with_message_class(data_coding, class))
+            .unwrap_or(data_coding);
         let segments = parts
             .into_iter()
             .enumerate()
@@ -304,9 +320,9 @@ impl SendRequest {
                 payload,
             })
             .collect();
-        let text = match (&self.content, self.text_store) {
-            (Content::Text(t), TextStore::Plaintext) => Some(t.clone()),
-            _ => None,
+        let text = match &self.content {
+            Content::Text(t) => self.text_store.kept(t),
+            Content::Data(_) => None,
         };
         let destination = match self.destination {
             To::Number(number) => number.digits().to_owned(),
@@ -319,6 +335,7 @@ impl SendRequest {
             destination,
             sender,
             text,
+            text_store: self.text_store,
             dlr_url: self.dlr_url,
             carrier: route.map(|r| r.carrier.clone()),
             price: route.map(|r| r.price.clone()),
@@ -572,14 +589,77 @@ mod tests {
     }
 
     #[test]
-    fn text_store_nostore_and_sha256_keep_no_text() {
+    fn text_store_keeps_the_text_its_sha256_or_nothing_but_sends_it_always() {
+        let plain = message("to=372555&text=abc");
         assert_eq!(
-            message("to=372555&text=secret&text-store=nostore").text,
-            None
+            (plain.text.as_deref(), plain.text_store),
+            (Some("abc"), TextStore::Plaintext)
         );
+        let hashed = message("to=372555&text=abc&text-store=sha256");
         assert_eq!(
-            message("to=372555&text=secret&text-store=sha256").text,
-            None
+            hashed.text.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         );
+        assert_eq!(hashed.text_store, TextStore::Sha256);
+        let dropped = message("to=372555&text=abc&text-store=nostore");
+        assert_eq!(
+            (dropped.text, dropped.text_store),
+            (None, TextStore::Nostore)
+        );
+        // The text is still what goes to the carrier.
+        assert_eq!(dropped.segments[0].payload, b"abc".to_vec());
+        assert_eq!(hashed.segments[0].payload, b"abc".to_vec());
+    }
+
+    #[test]
+    fn autoconvert_decides_the_segments_and_keeps_the_customers_text() {
+        let quoted = format!("{}\u{2019}", "a".repeat(150));
+        let query = |mode: &str| {
+            format!(
+                "to=372555&text={}&autoconvert={mode}",
+                quoted.replace('\u{2019}', "%E2%80%99")
+            )
+        };
+        let on = message(&format!(
+            "to=372555&text={}",
+            quoted.replace('\u{2019}', "%E2%80%99")
+        ));
+        assert_eq!(on.segments.len(), 1);
+        assert_eq!(on.segments[0].data_coding, 0);
+        assert_eq!(on.segments[0].payload.last(), Some(&b'\''));
+        assert_eq!(on.text.as_deref(), Some(quoted.as_str()));
+        let off = message(&query("off"));
+        assert_eq!((off.segments.len(), off.segments[0].data_coding), (3, 8));
+        let full = message("to=372555&text=Gy%C5%91r&autoconvert=full");
+        assert_eq!(full.segments[0].payload, b"Gyor".to_vec());
+        let on = message("to=372555&text=Gy%C5%91r");
+        assert_eq!(on.segments[0].data_coding, 8);
+    }
+
+    #[test]
+    fn mclass_sets_the_message_class_in_data_coding() {
+        let flash = message("to=372555&text=hi&mclass=0");
+        assert_eq!(flash.segments[0].data_coding, 0xF0);
+        let sim = message("to=372555&text=%D0%96&mclass=2");
+        assert_eq!(sim.segments[0].data_coding, 0x1A);
+        let binary = message("to=372555&data=%01%02&mclass=1");
+        assert_eq!(binary.segments[0].data_coding, 0xF5);
+        assert_eq!(message("to=372555&text=hi").segments[0].data_coding, 0);
+    }
+
+    #[test]
+    fn a_customer_udh_goes_ahead_of_the_message_in_one_segment() {
+        let m = message("to=372555&text=hi&udh=0605040B8423F0");
+        assert_eq!(m.segments.len(), 1);
+        assert_eq!(m.segments[0].esm_class, 0x40);
+        assert_eq!(
+            m.segments[0].payload,
+            vec![0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0, b'h', b'i']
+        );
+        let bin = message("to=372555&data=%01%02&udh=0605040B8423F0");
+        assert_eq!(bin.segments[0].data_coding, 4);
+        assert_eq!(bin.segments[0].payload.len(), 9);
+        let long = format!("to=372555&text={}&udh=0605040B8423F0", "a".repeat(153));
+        assert_eq!(parse(&long), Err(ParamProblem::TooLongForUdh));
     }
 }

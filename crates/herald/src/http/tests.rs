@@ -283,6 +283,31 @@ async fn get_dlr_response_answers_error_107_for_unknown_and_foreign_ids() {
 }
 
 #[tokio::test]
+async fn cancel_sms_answers_ok_then_error_108_and_error_107_for_foreign_ids() {
+    let api = TestApi::spawn().await;
+    let id = id_of(&api.send("to=372555&text=hi&time_to_send=4000000000").await);
+    let ask = |who: &str, pw: &str, id: &str| {
+        format!("/cancel_sms?username={who}&password={pw}&sms_unique_id={id}")
+    };
+    assert_eq!(
+        api.get(&ask("other", "pw2", id.as_str())).await.2,
+        "ERROR 107"
+    );
+    assert_eq!(api.get(&ask("demo", "pw", id.as_str())).await.2, "OK");
+    assert_eq!(
+        api.get(&ask("demo", "pw", id.as_str())).await.2,
+        "ERROR 108"
+    );
+    assert_eq!(api.get(&ask("demo", "pw", "0123abcd")).await.2, "ERROR 107");
+    assert_eq!(
+        api.get("/cancel_sms?username=demo&password=pw").await.2,
+        "ERROR 102"
+    );
+    let status = format!("/get_dlr_response?username=demo&password=pw&sms_unique_id={id}");
+    assert_eq!(api.get(&status).await.2, "OK FAILED");
+}
+
+#[tokio::test]
 async fn health_answers_ok() {
     let api = TestApi::spawn().await;
     assert_eq!(

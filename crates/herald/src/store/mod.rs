@@ -74,6 +74,44 @@ pub struct NewSegment {
     pub payload: Vec<u8>,
 }
 
+/// What the store keeps of a message's text (`send_sms` `text-store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextStore {
+    /// The text, for history and queries.
+    #[default]
+    Plaintext,
+    /// Only the SHA-256 of the text (its UTF-8 octets), as lowercase hex.
+    Sha256,
+    /// Nothing.
+    Nostore,
+}
+
+impl TextStore {
+    /// Stable lowercase name, as the API spells it and the store keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextStore::Plaintext => "plaintext",
+            TextStore::Sha256 => "sha256",
+            TextStore::Nostore => "nostore",
+        }
+    }
+
+    /// What to keep of `text` under this setting.
+    pub fn kept(self, text: &str) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        match self {
+            TextStore::Plaintext => Some(text.to_owned()),
+            TextStore::Sha256 => Some(
+                Sha256::digest(text.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            ),
+            TextStore::Nostore => None,
+        }
+    }
+}
+
 /// A message the API accepted, with everything the pipeline needs to submit it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
@@ -82,8 +120,12 @@ pub struct NewMessage {
     /// E.164 digits without `+`.
     pub destination: String,
     pub sender: String,
-    /// The text as the customer sent it (None when `text-store` said not to keep it).
+    /// What is kept of the text, as `text_store` says: the text, its SHA-256 (lowercase hex),
+    /// or nothing (also nothing for binary `data`).
     pub text: Option<String>,
+    /// What the customer asked Herald to keep of the text. Beyond `plaintext`, the encoded
+    /// segments are also forgotten once the message is final (nothing more will be sent).
+    pub text_store: TextStore,
     pub dlr_url: Option<String>,
     /// Carrier chosen by the route table; None when the message is rejected at acceptance.
     pub carrier: Option<String>,
@@ -212,6 +254,8 @@ pub struct MessageView {
     pub account_id: i64,
     pub destination: String,
     pub sender: String,
+    /// What is kept of the text (see [`TextStore`]).
+    pub text: Option<String>,
     pub status: Status,
     pub report: Option<Report>,
     pub carrier: Option<String>,
@@ -229,6 +273,17 @@ pub struct Event {
     pub segment: Option<u32>,
     /// A JSON object with the event's facts (raw receipt text, TLVs, URL, response code...).
     pub detail: serde_json::Value,
+}
+
+/// What [`Store::cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The message is now Rejected (`DELETED`) and its callback is queued.
+    Cancelled,
+    /// No such message for this account (another account's is not revealed).
+    Unknown,
+    /// Too late: a segment is with a carrier (or being submitted), or the message is final.
+    TooLate,
 }
 
 /// Whose blacklist an entry is on.
@@ -298,6 +353,11 @@ pub trait Store: Send + Sync + 'static {
     /// Records a receipt and applies it to the segment with that (carrier, normalised id).
     async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch>;
 
+    /// Cancels `account_id`'s message `id` if none of its segments has been handed to a carrier
+    /// (none submitted, none leased for submission at `at`). A cancelled message ends Rejected
+    /// with [`Report::cancelled`], its callback enqueued, any charge refunded.
+    async fn cancel(&self, id: &MessageId, account_id: i64, at: Millis) -> Result<CancelOutcome>;
+
     /// Fails (EXPIRED / 002) messages still not final whose validity plus grace has passed.
     /// Returns how many moved.
     async fn expire_overdue(&self, now: Millis, grace: Duration, limit: usize) -> Result<usize>;
@@ -327,4 +387,19 @@ pub trait Store: Send + Sync + 'static {
     async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool>;
     /// The numbers on a blacklist, sorted.
     async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TextStore;
+
+    #[test]
+    fn text_store_keeps_the_text_its_sha256_hex_or_nothing() {
+        assert_eq!(TextStore::Plaintext.kept("abc").as_deref(), Some("abc"));
+        assert_eq!(
+            TextStore::Sha256.kept("abc").as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(TextStore::Nostore.kept("abc"), None);
+    }
 }

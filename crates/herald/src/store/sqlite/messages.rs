@@ -33,8 +33,9 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
     conn.prepare_cached(
         "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
                                status, stat, dlr_mask, err, segment_count, accepted_at,
-                               not_before, valid_until, updated_at, price_micros, fingerprint)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               not_before, valid_until, updated_at, price_micros, fingerprint,
+                               text_store)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         id,
@@ -56,6 +57,7 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
         message.accepted_at,
         admission.price_micros,
         admission.fingerprint,
+        message.text_store.as_str(),
     ])?;
     let mut insert_segment = conn.prepare_cached(
         "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,

@@ -11,6 +11,7 @@
 //! # Layout
 //! - `writer`: the group-commit thread. `failure`: its errors as `StoreError::Database`.
 //! - `messages`: acceptance and expiry. `submissions`, `receipts`, `callbacks`: the three flows.
+//! - `cancel`: `cancel_sms`, a message taken out of the queue before any carrier has it.
 //! - `rules`: blacklist and duplicate checks at acceptance. `charges`: charging at the first
 //!   claim (err 004). `blacklist`: the blacklists themselves.
 //! - `state`: the only code that writes a message's status (events, folding, callback outbox).
@@ -19,6 +20,7 @@
 mod accounts;
 mod blacklist;
 mod callbacks;
+mod cancel;
 mod charges;
 mod codec;
 mod failure;
@@ -40,9 +42,9 @@ use sqlx::{ConnectOptions, Connection};
 pub use writer::CommitStats;
 
 use super::{
-    Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, DuplicatePolicy, Event,
-    MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError,
-    SubmitJob, SubmitResult,
+    Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
+    DuplicatePolicy, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
+    Store, StoreError, SubmitJob, SubmitResult,
 };
 use crate::domain::MessageId;
 use crate::money::Money;
@@ -175,6 +177,13 @@ impl Store for SqliteStore {
     async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch> {
         self.writer
             .run(move |conn| receipts::record(conn, &receipt))
+            .await
+    }
+
+    async fn cancel(&self, id: &MessageId, account_id: i64, at: Millis) -> Result<CancelOutcome> {
+        let id = id.clone();
+        self.writer
+            .run(move |conn| cancel::cancel(conn, &id, account_id, at))
             .await
     }
 

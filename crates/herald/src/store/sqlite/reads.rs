@@ -8,7 +8,7 @@ use crate::store::{Event, MessageView, Millis, Result};
 
 pub(super) async fn message(pool: &SqlitePool, id: &MessageId) -> Result<Option<MessageView>> {
     let row = sqlx::query(
-        "SELECT account_id, destination, sender, status, stat, dlr_mask, err, carrier,
+        "SELECT account_id, destination, sender, text, status, stat, dlr_mask, err, carrier,
                 segment_count, accepted_at, updated_at
            FROM messages WHERE id = ?",
     )
@@ -22,6 +22,7 @@ pub(super) async fn message(pool: &SqlitePool, id: &MessageId) -> Result<Option<
         account_id: row.try_get("account_id")?,
         destination: row.try_get("destination")?,
         sender: row.try_get("sender")?,
+        text: row.try_get("text")?,
         status: state.status,
         report: state.report,
         carrier: row.try_get("carrier")?,

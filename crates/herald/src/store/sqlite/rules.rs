@@ -149,6 +149,7 @@ mod tests {
             destination: "37255500000".into(),
             sender: "Herald".into(),
             text: None,
+            text_store: Default::default(),
             dlr_url: None,
             carrier: None,
             price: None,

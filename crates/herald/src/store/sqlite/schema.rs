@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rules",
         include_str!("../../../migrations/0002_rules.sql"),
     ),
+    (
+        3,
+        "text store",
+        include_str!("../../../migrations/0003_text_store.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {
