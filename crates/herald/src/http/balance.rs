@@ -1,25 +1,17 @@
 //! `get_balance`, `prices` and `pricelist`: what an account has and what sending costs.
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{Answer, ApiState, BAD_PARAMETERS, SERVER_FAILURE};
+use super::{Answer, ApiState, BAD_PARAMETERS, Customer, SERVER_FAILURE};
 use crate::{number, pricing};
 
 /// `OK 707.54`: the account's balance in its currency.
 pub(super) async fn get_balance(
     State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    Customer { account, .. }: Customer,
 ) -> Answer {
-    let params = super::request_params(query.as_deref(), &headers, &body);
-    let account = match super::authenticate(&state, &params).await {
-        Ok(account) => account,
-        Err(answer) => return answer,
-    };
     match state.store.balance(account.id).await {
         Ok(balance) => Answer::Ok(balance.to_string()),
         Err(e) => {
@@ -32,14 +24,8 @@ pub(super) async fn get_balance(
 /// The prices of one `country` (ISO 3166 code) as JSON; `ERROR 102` for an unknown country.
 pub(super) async fn prices(
     State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    Customer { params, .. }: Customer,
 ) -> Response {
-    let params = super::request_params(query.as_deref(), &headers, &body);
-    if let Err(answer) = super::authenticate(&state, &params).await {
-        return answer.into_response();
-    }
     let Some((country, code)) = params.text("country").and_then(|c| {
         let code = number::calling_code_of(c)?;
         let id = number::countries_of(code)
@@ -57,16 +43,7 @@ pub(super) async fn prices(
 }
 
 /// Every price as CSV: `Country,Code,MCCMNC,Network,Price`.
-pub(super) async fn pricelist(
-    State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = super::request_params(query.as_deref(), &headers, &body);
-    if let Err(answer) = super::authenticate(&state, &params).await {
-        return answer.into_response();
-    }
+pub(super) async fn pricelist(State(state): State<ApiState>, _customer: Customer) -> Response {
     body_of(
         "text/csv; charset=UTF-8",
         pricing::csv(&pricing::all(&state.routes)),

@@ -6,11 +6,9 @@
 //! a carrier has (or is being handed) the message, or it is already final. 108 is permanent:
 //! asking again can never succeed, so it is an `ERROR`, not a `FAILED`.
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 
-use super::{Answer, ApiState, BAD_PARAMETERS, SERVER_FAILURE, UNKNOWN_ID};
+use super::{Answer, ApiState, BAD_PARAMETERS, Customer, SERVER_FAILURE, UNKNOWN_ID};
 use crate::domain::MessageId;
 use crate::store::CancelOutcome;
 
@@ -19,15 +17,8 @@ pub const TOO_LATE_TO_CANCEL: Answer = Answer::Error(108);
 
 pub(super) async fn cancel_sms(
     State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    Customer { params, account }: Customer,
 ) -> Answer {
-    let params = super::request_params(query.as_deref(), &headers, &body);
-    let account = match super::authenticate(&state, &params).await {
-        Ok(account) => account,
-        Err(answer) => return answer,
-    };
     let Some(raw_id) = params.text("sms_unique_id") else {
         return BAD_PARAMETERS;
     };

@@ -1,23 +1,16 @@
 //! `get_dlr_response`: the status of one message, as its owner may see it.
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 
-use super::{Answer, ApiState, BAD_PARAMETERS, NO_REPORT_YET, SERVER_FAILURE, UNKNOWN_ID};
+use super::{
+    Answer, ApiState, BAD_PARAMETERS, Customer, NO_REPORT_YET, SERVER_FAILURE, UNKNOWN_ID,
+};
 use crate::domain::MessageId;
 
 pub(super) async fn get_dlr_response(
     State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    Customer { params, account }: Customer,
 ) -> Answer {
-    let params = super::request_params(query.as_deref(), &headers, &body);
-    let account = match super::authenticate(&state, &params).await {
-        Ok(account) => account,
-        Err(answer) => return answer,
-    };
     let Some(raw_id) = params.text("sms_unique_id") else {
         return BAD_PARAMETERS;
     };

@@ -11,6 +11,8 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -146,6 +148,29 @@ fn request_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Para
     };
     let body = (is_form && !body.is_empty()).then_some(body);
     Params::merge(query, body)
+}
+
+/// A plain-text API request from an authenticated customer: its merged parameters and the
+/// account its `username`/`password` open. Rejects with `ERROR 101` (or `FAILED 209` when the
+/// account store fails), so handlers start from a known customer.
+pub(crate) struct Customer {
+    pub params: Params,
+    pub account: Account,
+}
+
+impl FromRequest<ApiState> for Customer {
+    type Rejection = Answer;
+
+    async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let query = req.uri().query().map(str::to_owned);
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| BAD_PARAMETERS)?;
+        let params = request_params(query.as_deref(), &headers, &body);
+        let account = authenticate(state, &params).await?;
+        Ok(Customer { params, account })
+    }
 }
 
 /// The account named by `username`/`password`, or the answer to give instead.

@@ -16,12 +16,10 @@
 
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use herald_smpp::text::{self, Autoconvert};
 
-use super::{Answer, ApiDefaults, ApiState, BAD_PARAMETERS, Params, SERVER_FAILURE};
+use super::{Answer, ApiDefaults, ApiState, BAD_PARAMETERS, Customer, Params, SERVER_FAILURE};
 use crate::config::{MAX_VALIDITY_MINUTES, is_http_url};
 use crate::domain::{ErrCode, MessageId, Report};
 use crate::number::Destination;
@@ -31,15 +29,8 @@ use crate::store::{Account, Millis, NewMessage, NewSegment, TextStore};
 
 pub(super) async fn send_sms(
     State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    Customer { params, account }: Customer,
 ) -> Answer {
-    let params = super::request_params(query.as_deref(), &headers, &body);
-    let account = match super::authenticate(&state, &params).await {
-        Ok(account) => account,
-        Err(answer) => return answer,
-    };
     let now = (state.clock)();
     let request = match SendRequest::parse(&params, &account, state.defaults, now) {
         Ok(request) => request,
