@@ -10,33 +10,12 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
+use support::peers::{node, peers_dir};
 use support::*;
 use tokio::sync::mpsc;
-
-const INSTALL: &str = "install the interop peers first: npm ci --prefix crates/herald/tests/peers";
-
-fn peers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-fn node() -> String {
-    let node = std::env::var("HERALD_NODE").unwrap_or_else(|_| "node".into());
-    let module = peers_dir().join("node_modules/smpp/package.json");
-    assert!(
-        module.exists(),
-        "npm `smpp` is missing ({module:?}); {INSTALL}"
-    );
-    let runs = Command::new(&node)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(runs, "`{node}` does not run; {INSTALL}");
-    node
-}
 
 /// The npm carrier process (killed when dropped) and its stdout, one JSON event per line.
 struct NpmCarrier {

@@ -13,11 +13,12 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use herald::simulator::{self, SimConfig};
+
+mod support;
 use herald_smpp::ids::IdKeys;
 use herald_smpp::pdu::{self, Submit};
 use herald_smpp::receipt::{self, ReceiptState};
@@ -25,6 +26,7 @@ use herald_smpp::session::{BindKind, Request, Session, SessionConfig};
 use rusmpp::pdus::DeliverSmResp;
 use rusmpp::{CommandId, CommandStatus, Pdu};
 use serde_json::Value;
+use support::peers::{node, peers_dir, python};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,42 +38,6 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(40);
 const DELIVERED: &str = "37255500000";
 const DELIVERED_HEX: &str = "447700900000";
 const REJECTED: &str = "37255500003";
-
-fn peers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-const INSTALL: &str = "install the interop peers first:\n  \
-    npm ci --prefix crates/herald/tests/peers\n  \
-    python3 -m pip install -r crates/herald/tests/peers/requirements.txt";
-
-fn node() -> String {
-    let node = std::env::var("HERALD_NODE").unwrap_or_else(|_| "node".into());
-    let module = peers_dir().join("node_modules/smpp/package.json");
-    assert!(
-        module.exists(),
-        "npm `smpp` is missing ({module:?}); {INSTALL}"
-    );
-    let ok = Command::new(&node)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "`{node}` does not run; {INSTALL}");
-    node
-}
-
-fn python() -> String {
-    let python = std::env::var("HERALD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import smpplib"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "PyPI `smpplib` cannot be imported by `{python}`; {INSTALL}"
-    );
-    python
-}
 
 /// A child process killed when the test ends, whatever happens.
 struct Peer(Child);

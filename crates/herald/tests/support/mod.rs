@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod peers;
+
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::Path;

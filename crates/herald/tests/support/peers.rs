@@ -1,0 +1,44 @@
+//! Finding the independent SMPP peers the tests drive (installed by `.ci/peers`). A missing peer
+//! fails the test with the command that installs it: CI installs them, so a skip would hide a
+//! broken setup.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub const INSTALL: &str = "install the interop peers first:\n  \
+    npm ci --prefix crates/herald/tests/peers\n  \
+    python3 -m pip install -r crates/herald/tests/peers/requirements.txt";
+
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// The Node.js to run npm `smpp` scripts with (`HERALD_NODE`, default `node`).
+pub fn node() -> String {
+    let node = std::env::var("HERALD_NODE").unwrap_or_else(|_| "node".into());
+    let module = peers_dir().join("node_modules/smpp/package.json");
+    assert!(
+        module.exists(),
+        "npm `smpp` is missing ({module:?}); {INSTALL}"
+    );
+    let ok = Command::new(&node)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "`{node}` does not run; {INSTALL}");
+    node
+}
+
+/// The Python that can import PyPI `smpplib` (`HERALD_PYTHON`, default `python3`).
+pub fn python() -> String {
+    let python = std::env::var("HERALD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import smpplib"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "PyPI `smpplib` cannot be imported by `{python}`; {INSTALL}"
+    );
+    python
+}
