@@ -97,10 +97,24 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+type CacheKey = (String, [u8; 32]);
+
+/// A fast digest is enough here: the entry exists only after argon2 accepted the password, and
+/// the digest is never stored or sent anywhere.
+fn cache_key(username: &str, password: &str) -> CacheKey {
+    use sha2::Digest;
+    (
+        username.to_owned(),
+        sha2::Sha256::digest(password.as_bytes()).into(),
+    )
+}
+
 /// Verifies API credentials against the store, remembering recent successes.
 pub struct Authenticator {
     store: SharedStore,
-    cache: Mutex<HashMap<(String, String), (Account, Instant)>>,
+    /// Keyed by username and a digest of the password, so the process never holds API passwords
+    /// in a table a memory dump would show.
+    cache: Mutex<HashMap<CacheKey, (Account, Instant)>>,
     capacity: usize,
     ttl: Duration,
     /// Verified against when the username is unknown, so an unknown user takes as long as a
@@ -140,7 +154,7 @@ impl Authenticator {
         username: &str,
         password: &str,
     ) -> Result<Option<Account>, StoreError> {
-        let key = (username.to_owned(), password.to_owned());
+        let key = cache_key(username, password);
         if let Some(account) = self.cached(&key) {
             return Ok(Some(account));
         }
@@ -167,7 +181,7 @@ impl Authenticator {
         }
     }
 
-    fn cached(&self, key: &(String, String)) -> Option<Account> {
+    fn cached(&self, key: &CacheKey) -> Option<Account> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(key)
@@ -175,7 +189,7 @@ impl Authenticator {
             .map(|(account, _)| account.clone())
     }
 
-    fn remember(&self, key: (String, String), account: Account) {
+    fn remember(&self, key: CacheKey, account: Account) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= self.capacity && !cache.contains_key(&key) {
             cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
