@@ -217,7 +217,7 @@ impl RunningApp {
         }
     }
 
-    /// Resolves when a shutdown has been asked for by [`RunningApp::shutdown`]'s token holders.
+    /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.http_addr)
     }

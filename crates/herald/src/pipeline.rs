@@ -95,6 +95,9 @@ impl Submitter {
                 _ = shutdown.cancelled() => break,
             };
             let free = slots.available_permits() + 1;
+            // Taken before the claim, so an accept that lands between an empty claim and the wait
+            // below still wakes this submitter (the API wakes every carrier's submitter at once).
+            let accepted = this.wakers.submit.notified();
             let jobs = match this
                 .store
                 .claim_submissions(this.link.name(), now_millis(), free, this.cfg.lease)
@@ -116,7 +119,7 @@ impl Submitter {
             if jobs.is_empty() {
                 drop(first);
                 tokio::select! {
-                    _ = this.wakers.submit.notified() => {}
+                    _ = accepted => {}
                     _ = tokio::time::sleep(this.cfg.poll) => {}
                     _ = shutdown.cancelled() => break,
                 }

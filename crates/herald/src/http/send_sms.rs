@@ -59,7 +59,9 @@ pub(super) async fn send_sms(
         }
         None => {
             tracing::debug!(%id, "message accepted");
-            state.submit_wake.notify_one();
+            // Every carrier has its own submitter, and any of them may be the one this message is
+            // routed to.
+            state.submit_wake.notify_waiters();
         }
     }
     Answer::Ok(id.to_string())
