@@ -10,8 +10,8 @@ use crate::domain::{MessageId, MessageState, Report};
 use crate::money::Money;
 use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
-    CancelOutcome, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
-    Store, StoreError, SubmitJob, SubmitResult,
+    CancelOutcome, Event, MessageCount, MessageView, Millis, NewMessage, ReceiptMatch,
+    ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
 };
 
 #[derive(Default)]
@@ -75,6 +75,7 @@ impl MemoryStore {
                 url: url.to_owned(),
                 report,
                 attempts: 0,
+                enqueued_at: due,
             },
             due,
             leased_until: 0,
@@ -303,6 +304,24 @@ impl Store for MemoryStore {
             .collect();
         numbers.sort();
         Ok(numbers)
+    }
+
+    async fn message_counts(&self) -> Result<Vec<MessageCount>> {
+        let mut counts: Vec<MessageCount> = Vec::new();
+        for v in self.lock().views.values() {
+            match counts
+                .iter_mut()
+                .find(|c| c.carrier == v.carrier && c.status == v.status)
+            {
+                Some(c) => c.count += 1,
+                None => counts.push(MessageCount {
+                    carrier: v.carrier.clone(),
+                    status: v.status,
+                    count: 1,
+                }),
+            }
+        }
+        Ok(counts)
     }
 
     async fn next_due(&self) -> Result<Option<Millis>> {

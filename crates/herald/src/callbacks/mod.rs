@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
 use crate::config::CallbacksConfig;
+use crate::metrics::{CallbackOutcome, FORMAT_GET, Metrics};
 use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, SharedStore, StoreError};
 
 pub mod guard;
@@ -68,6 +69,8 @@ pub struct CallbackWorker {
     pub addresses: AddressPolicy,
     /// How long a claimed callback stays ours; longer than any request may take.
     pub lease: Duration,
+    /// Where attempts, exhaustion and receipt-to-callback latency are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What one attempt came to, before it is recorded.
@@ -91,6 +94,7 @@ impl CallbackWorker {
             concurrency: config.concurrency.max(1),
             addresses,
             lease: timeout * 2 + Duration::from_secs(5),
+            metrics: Arc::new(Metrics::new(Vec::new())),
         })
     }
 
@@ -130,7 +134,19 @@ impl CallbackWorker {
         );
         if next == CallbackNext::Exhausted {
             tracing::warn!(message = %job.message_id, "callback exhausted its retries");
+            self.metrics.callback_exhausted(FORMAT_GET);
         }
+        let outcome = match (next, delivery.http_status) {
+            (CallbackNext::Done, _) => {
+                let latency = (now_millis() - job.enqueued_at).max(0) as u64;
+                self.metrics
+                    .receipt_acknowledged(job.report.status, Duration::from_millis(latency));
+                CallbackOutcome::Acknowledged
+            }
+            (_, Some(_)) => CallbackOutcome::Refused,
+            (_, None) => CallbackOutcome::Error,
+        };
+        self.metrics.callback_attempt(FORMAT_GET, outcome);
         let attempt = CallbackAttempt {
             job_id: job.id,
             at: now,

@@ -1,5 +1,6 @@
 //! The customer-facing HTTP edge. Today: the plain-text compatibility API (`/send_sms`,
-//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1, and `/health`.
+//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1;
+//! `edge.rs` adds the client protection every route passes through and `/metrics`, `/health`.
 //!
 //! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
 //! `FAILED <code>` (temporary), typed `text/html; charset=UTF-8` because existing clients check
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Notify;
 
+use crate::access::AllowLists;
 use crate::accounts::Authenticator;
 use crate::clock::Clock;
 use crate::routing::Routes;
@@ -25,8 +27,11 @@ use crate::store::{Account, SharedStore};
 
 mod balance;
 mod cancel_sms;
+pub mod client;
+pub mod edge;
 mod get_dlr_response;
 pub mod params;
+pub mod rate_limit;
 mod send_sms;
 
 pub use params::Params;
@@ -43,6 +48,8 @@ pub struct ApiState {
     pub callback_wake: Arc<Notify>,
     pub defaults: ApiDefaults,
     pub clock: Clock,
+    /// The accounts' client address allow-lists.
+    pub allow_lists: Arc<AllowLists>,
 }
 
 /// Operator defaults the API applies when a request leaves something out.
@@ -60,8 +67,7 @@ impl Default for ApiDefaults {
     }
 }
 
-/// The plain-text API's routes (each path with and without a trailing slash, GET and POST) and
-/// `/health`.
+/// The plain-text API's routes (each path with and without a trailing slash, GET and POST).
 pub fn router(state: ApiState) -> Router {
     let send = get(send_sms::send_sms).post(send_sms::send_sms);
     let status = get(get_dlr_response::get_dlr_response).post(get_dlr_response::get_dlr_response);
@@ -82,7 +88,6 @@ pub fn router(state: ApiState) -> Router {
         .route("/prices/", prices)
         .route("/pricelist", pricelist.clone())
         .route("/pricelist/", pricelist)
-        .route("/health", get(|| async { "ok" }))
         .with_state(state)
 }
 
@@ -100,6 +105,8 @@ pub enum Answer {
 pub const BAD_CREDENTIALS: Answer = Answer::Error(101);
 /// `ERROR 102`: parameters wrong or missing.
 pub const BAD_PARAMETERS: Answer = Answer::Error(102);
+/// `ERROR 103`: the client's address is not on the account's allow-list.
+pub const SOURCE_NOT_ALLOWED: Answer = Answer::Error(103);
 /// `ERROR 107`: unknown `sms_unique_id` (or another account's).
 pub const UNKNOWN_ID: Answer = Answer::Error(107);
 /// `FAILED 102`: no delivery report yet.
@@ -152,7 +159,8 @@ fn request_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Para
 
 /// A plain-text API request from an authenticated customer: its merged parameters and the
 /// account its `username`/`password` open. Rejects with `ERROR 101` (or `FAILED 209` when the
-/// account store fails), so handlers start from a known customer.
+/// account store fails), and with `ERROR 103` when the client's address is not on the account's
+/// allow-list, so handlers start from a known customer calling from where it may.
 pub(crate) struct Customer {
     pub params: Params,
     pub account: Account,
@@ -164,11 +172,18 @@ impl FromRequest<ApiState> for Customer {
     async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().map(str::to_owned);
         let headers = req.headers().clone();
+        let client = client::ClientIp::of(req.extensions());
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|_| BAD_PARAMETERS)?;
         let params = request_params(query.as_deref(), &headers, &body);
         let account = authenticate(state, &params).await?;
+        // After authentication, so a wrong password from anywhere is still ERROR 101 and the
+        // answer tells a stranger nothing about the account's allow-list.
+        state
+            .allow_lists
+            .check(&account, client)
+            .map_err(|_| SOURCE_NOT_ALLOWED)?;
         Ok(Customer { params, account })
     }
 }

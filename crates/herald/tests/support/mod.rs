@@ -478,6 +478,11 @@ impl TestApp {
         self.app.as_ref().expect("running")
     }
 
+    /// The link to carrier `name`.
+    pub fn carrier(&self, name: &str) -> herald::carrier::CarrierLink {
+        self.running().carriers[name].clone()
+    }
+
     /// The gateway's store, for what the API does not show (stored numbers, store-driven
     /// events such as expiry).
     pub fn store(&self) -> &herald::store::SharedStore {

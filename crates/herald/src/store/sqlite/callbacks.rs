@@ -17,7 +17,8 @@ pub(super) fn claim(
     // Only a message's oldest pending callback is eligible: while it waits (leased, or backing
     // off) the later ones wait too. Exhausted ones are no longer pending and block nothing.
     let mut statement = conn.prepare_cached(
-        "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts
+        "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts,
+                c.created_at
            FROM callbacks c
           WHERE c.state = 'pending' AND c.due_at <= ?1
             AND (c.lease_until IS NULL OR c.lease_until <= ?1)
@@ -39,6 +40,7 @@ pub(super) fn claim(
                 codec::corrupt(format!("callback of {message_id} without report"))
             })?,
             attempts: row.get("attempts")?,
+            enqueued_at: row.get("created_at")?,
         });
     }
     drop(rows);

@@ -43,8 +43,8 @@ pub use writer::CommitStats;
 
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
-    DuplicatePolicy, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
-    Store, StoreError, SubmitJob, SubmitResult,
+    DuplicatePolicy, Event, MessageCount, MessageView, Millis, NewMessage, ReceiptMatch,
+    ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
 };
 use crate::domain::MessageId;
 use crate::money::Money;
@@ -220,6 +220,10 @@ impl Store for SqliteStore {
 
     async fn next_due(&self) -> Result<Option<Millis>> {
         reads::next_due(&self.reads).await
+    }
+
+    async fn message_counts(&self) -> Result<Vec<MessageCount>> {
+        reads::message_counts(&self.reads).await
     }
 
     async fn balance(&self, account_id: i64) -> Result<Money> {
