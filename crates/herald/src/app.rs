@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::AllowLists;
 use crate::accounts::{Authenticator, sync_accounts};
 use crate::callbacks::CallbackWorker;
-use crate::carrier::{Backoff, BindMode, CarrierLink, LinkConfig};
+use crate::carrier::{Backoff, BindMode, CarrierLink, CarrierStats, LinkConfig};
 use crate::clock::system_clock;
 use crate::config::{self, CarrierConfig, Config};
 use crate::http::edge::{Edge, Operator};
@@ -254,6 +254,14 @@ impl RunningApp {
         for b in self.background {
             b.abort();
         }
+    }
+
+    /// Every carrier's [`CarrierStats`] now, sorted by name (lock-free; cheap enough per page
+    /// view or scrape).
+    pub fn carrier_stats(&self) -> Vec<CarrierStats> {
+        let mut stats: Vec<CarrierStats> = self.carriers.values().map(|c| c.stats()).collect();
+        stats.sort_by(|a, b| a.name.cmp(&b.name));
+        stats
     }
 
     /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.

@@ -208,6 +208,9 @@ async fn metrics_count_messages_callbacks_carrier_traffic_and_requests() {
         app.wait_settled(id, PATIENCE).await;
     }
     let acknowledged = receiver.calls().iter().filter(|c| c.acknowledged()).count();
+    let stats = app.carrier_stats();
+    assert_eq!(stats.len(), 1);
+    assert_eq!((stats[0].submits(), stats[0].receipts()), (4, 3));
     assert_eq!(
         acknowledged,
         3 * 2 + 1,
