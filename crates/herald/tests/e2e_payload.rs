@@ -62,7 +62,10 @@ async fn a_payload_carrier_gets_a_long_message_in_one_submit_and_it_is_delivered
         .await;
     let history = app.wait_settled(&id, PATIENCE).await;
     assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
-    assert_eq!(app.api.dlr_response(ALICE, Via::Get, &id).await, "OK DELIVERED");
+    assert_eq!(
+        app.api.dlr_response(ALICE, Via::Get, &id).await,
+        "OK DELIVERED"
+    );
     // Two parts by the GSM-7 rules (153 + 13), charged as two.
     assert_eq!(app.api.balance(ALICE).await, "OK 99.90");
 
@@ -110,7 +113,11 @@ async fn a_throttled_payload_submit_is_retried_whole_and_the_message_delivered_o
         .await;
     let history = app.wait_settled(&id, PATIENCE).await;
     assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
-    assert_eq!(app.api.balance(ALICE).await, "OK 99.85", "three parts, once");
+    assert_eq!(
+        app.api.balance(ALICE).await,
+        "OK 99.85",
+        "three parts, once"
+    );
     // The simulated carrier throttles every other submit to this number: a part-by-part
     // submission would have some parts accepted at the first try. Here all three were
     // throttled together, then accepted together under one id.
@@ -135,7 +142,9 @@ async fn a_throttled_payload_submit_is_retried_whole_and_the_message_delivered_o
     let echoes = echoes(&history);
     assert_eq!(echoes.len(), 3);
     assert!(
-        echoes.iter().all(|(_, echo)| echo == "?????? ?????????????"),
+        echoes
+            .iter()
+            .all(|(_, echo)| echo == "?????? ?????????????"),
         "non-ASCII shows as '?' in the simulated carrier's receipts: {echoes:?}"
     );
     app.shutdown().await;
@@ -168,7 +177,10 @@ async fn an_early_receipt_for_a_payload_submit_delivers_every_part_and_keeps_no_
     // The receipt came before the submit_sm_resp, was kept pending, then applied to both
     // parts; its `text:` (the carrier repeated "secret 4711 …") was removed on the way.
     let echoes = echoes(&history);
-    assert_eq!(echoes, vec![(Some(0), String::new()), (Some(1), String::new())]);
+    assert_eq!(
+        echoes,
+        vec![(Some(0), String::new()), (Some(1), String::new())]
+    );
     assert!(!format!("{history:?}").contains("4711"), "{history:#?}");
     app.shutdown().await;
 }
