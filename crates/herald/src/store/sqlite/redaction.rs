@@ -6,7 +6,8 @@
 //! raw text, and the `message_payload` TLV's value (marked `"redacted": true`). It happens when
 //! a receipt is linked to its message, which is when Herald first knows whose it is: on arrival,
 //! or, for one that came before its `submit_sm_resp`, when that response is recorded. The
-//! message history's receipt lines are written from the redacted receipt.
+//! message history's receipt lines are written from the redacted receipt. Migration 0004 did
+//! the same, once, for the receipts stored before this module existed.
 
 use herald_smpp::receipt;
 use rusqlite::{Connection, OptionalExtension};
