@@ -52,8 +52,9 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
     let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), tlvs);
     let mut segments = Vec::new();
     if let Some((message_id, seq, _)) = &matched {
-        segments = joint_segments(conn, message_id, *seq)?;
-        if let Some((text, kept)) = redaction::redacted(conn, message_id, &raw_text, &tlvs)? {
+        let keeps_text;
+        (segments, keeps_text) = joint_segments(conn, message_id, *seq)?;
+        if let Some((text, kept)) = redaction::redacted(keeps_text, &raw_text, &tlvs) {
             (raw_text, tlvs) = (text, kept);
         }
     }
@@ -158,24 +159,28 @@ fn find_segment(
 
 /// The segments of `message_id` that carry the same carrier id as its segment `seq`: that one
 /// alone when each part was submitted on its own, every part of a joint submission (one
-/// `submit_sm` for the whole message, see `joint`), whose receipts report on all of them.
-fn joint_segments(conn: &Connection, message_id: &MessageId, seq: u32) -> Result<Vec<u32>> {
-    let segments = conn
+/// `submit_sm` for the whole message, see `joint`), whose receipts report on all of them. And
+/// whether the message keeps its text (see `redaction`), read in the same statement.
+fn joint_segments(conn: &Connection, message_id: &MessageId, seq: u32) -> Result<(Vec<u32>, bool)> {
+    let rows = conn
         .prepare_cached(
-            "SELECT s.seq FROM segments s JOIN segments one
-                 ON one.message_id = s.message_id AND one.carrier = s.carrier
-                AND one.cid_exact = s.cid_exact
-              WHERE s.message_id = ?1 AND one.seq = ?2
+            "SELECT s.seq, m.text_store = 'plaintext' AS keeps_text
+               FROM segments one
+               JOIN segments s ON s.message_id = one.message_id AND s.carrier = one.carrier
+                              AND s.cid_exact = one.cid_exact
+               JOIN messages m ON m.id = one.message_id
+              WHERE one.message_id = ?1 AND one.seq = ?2
               ORDER BY s.seq",
         )?
-        .query_map(params![message_id.as_str(), seq], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<u32>>>()?;
-    // The segment itself always matches, unless its id columns changed under us.
-    Ok(if segments.is_empty() {
-        vec![seq]
-    } else {
-        segments
-    })
+        .query_map(params![message_id.as_str(), seq], |row| {
+            Ok((row.get::<_, u32>("seq")?, row.get::<_, bool>("keeps_text")?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    match rows.first() {
+        Some(&(_, keeps_text)) => Ok((rows.into_iter().map(|(s, _)| s).collect(), keeps_text)),
+        // The segment matched a moment ago in this transaction: it is there.
+        None => Err(StoreError::NotFound),
+    }
 }
 
 /// Applies the receipts of `carrier` that arrived before the submission of `segments`
@@ -232,9 +237,11 @@ pub(super) fn apply_pending(
         applied = Some(columns.id);
         let mut stored = columns.parse()?;
         // Stored before Herald knew whose it was: only now can its text be removed.
-        if let Some((text, kept)) =
-            redaction::redacted(conn, message_id, &stored.raw_text, &stored.tlvs)?
-        {
+        if let Some((text, kept)) = redaction::redacted(
+            redaction::keeps_text(conn, message_id)?,
+            &stored.raw_text,
+            &stored.tlvs,
+        ) {
             (stored.raw_text, stored.tlvs) = (text, kept);
         }
         conn.prepare_cached(

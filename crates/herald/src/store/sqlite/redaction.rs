@@ -18,23 +18,22 @@ use crate::store::Result;
 /// `message_payload` (0x0424): in a receipt, the receipt text itself.
 const TAG_MESSAGE_PAYLOAD: u64 = 0x0424;
 
-/// The receipt's raw text and TLVs as they may be kept for `message_id`: `None` when they may be
-/// kept as received (the message keeps its text, or the receipt repeats none of it).
+/// The receipt's raw text and TLVs as they may be kept for a message that `keeps_text` (its
+/// `text-store` is plaintext) or not: `None` when they may be kept as received.
 pub(super) fn redacted(
-    conn: &Connection,
-    message_id: &MessageId,
+    keeps_text: bool,
     raw_text: &str,
     tlvs: &serde_json::Value,
-) -> Result<Option<(String, serde_json::Value)>> {
+) -> Option<(String, serde_json::Value)> {
+    if keeps_text {
+        return None;
+    }
     let text = receipt::redact_text_field(raw_text);
     let payload_tlvs = tlvs
         .as_array()
         .is_some_and(|all| all.iter().any(is_message_payload));
     if text.is_none() && !payload_tlvs {
-        return Ok(None);
-    }
-    if keeps_text(conn, message_id)? {
-        return Ok(None);
+        return None;
     }
     let tlvs = match tlvs.as_array() {
         Some(all) => all
@@ -49,7 +48,7 @@ pub(super) fn redacted(
             .collect(),
         None => tlvs.clone(),
     };
-    Ok(Some((text.unwrap_or_else(|| raw_text.to_owned()), tlvs)))
+    Some((text.unwrap_or_else(|| raw_text.to_owned()), tlvs))
 }
 
 fn is_message_payload(tlv: &serde_json::Value) -> bool {
@@ -57,7 +56,7 @@ fn is_message_payload(tlv: &serde_json::Value) -> bool {
 }
 
 /// Whether the message keeps its text (`text-store` plaintext); an unknown message does not.
-fn keeps_text(conn: &Connection, message_id: &MessageId) -> Result<bool> {
+pub(super) fn keeps_text(conn: &Connection, message_id: &MessageId) -> Result<bool> {
     let store: Option<String> = conn
         .prepare_cached("SELECT text_store FROM messages WHERE id = ?")?
         .query_row([message_id.as_str()], |row| row.get(0))
