@@ -184,3 +184,38 @@ async fn an_early_receipt_for_a_payload_submit_delivers_every_part_and_keeps_no_
     assert!(!format!("{history:?}").contains("4711"), "{history:#?}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_undelivered_payload_message_fails_once_and_stays_paid() {
+    let app = payload_app().await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr_url = receiver.url("/dlr");
+    let text = "x".repeat(400);
+    let id = app
+        .api
+        .send_ok(
+            ALICE,
+            Via::Get,
+            &[
+                ("to", "37255500001"),
+                ("text", text.as_str()),
+                ("dlr-url", dlr_url.as_str()),
+            ],
+        )
+        .await;
+    let history = app.wait_settled(&id, PATIENCE).await;
+    // Status-model §5: Failed as soon as a part finally fails; here the one receipt fails all
+    // three parts (153 + 153 + 94), and the customer hears it once.
+    assert_eq!(
+        receiver.acknowledged(&id),
+        vec![sent(&id), report(&id, "FAILED", "UNDELIV", 2, "001")]
+    );
+    assert_eq!(echoes(&history).len(), 3);
+    assert_eq!(count(&history, "status"), 2);
+    assert_eq!(
+        app.api.balance(ALICE).await,
+        "OK 99.85",
+        "sent, so paid per part"
+    );
+    app.shutdown().await;
+}
