@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "text store",
         include_str!("../../../migrations/0003_text_store.sql"),
     ),
+    (
+        6,
+        "webhooks",
+        include_str!("../../../migrations/0006_webhooks.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {
