@@ -16,6 +16,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Deserializer};
 
+use crate::callbacks::signature::WebhookSecret;
 use crate::money::Money;
 use crate::sender;
 
@@ -228,6 +229,10 @@ pub struct AccountConfig {
     /// Default callback URL; empty means none.
     #[serde(default)]
     pub dlr_url: String,
+    /// The secret its JSON webhooks are signed with (`whsec_` + base64 of 24 to 64 bytes).
+    /// None: Herald generates one once and keeps it in the database.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
 }
 
 fn default_balance() -> String {
@@ -415,6 +420,7 @@ impl Config {
                 balance: "100.00".into(),
                 senders: vec!["Herald".into()],
                 dlr_url: String::new(),
+                webhook_secret: None,
             }],
             callbacks: CallbacksConfig {
                 allow_networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
@@ -623,6 +629,11 @@ impl Config {
                          up to 15 digits"
                     ),
                 ));
+            }
+            if let Some(secret) = &a.webhook_secret
+                && let Err(e) = WebhookSecret::parse(secret)
+            {
+                return Err(invalid(key("webhook_secret"), &e.to_string()));
             }
             if !a.dlr_url.is_empty() && !is_http_url(&a.dlr_url) {
                 return Err(invalid(

@@ -12,7 +12,7 @@ use crate::money::Money;
 use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
     CancelOutcome, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
-    Store, StoreError, SubmitJob, SubmitResult,
+    Store, StoreError, SubmitJob, SubmitResult, WebhookJob,
 };
 
 #[derive(Default)]
@@ -68,6 +68,29 @@ impl MemoryStore {
         report: Report,
         due: Millis,
     ) -> i64 {
+        self.push(message_id, url, report, due, None)
+    }
+
+    /// Enqueues a JSON webhook due at `due`; returns its job id.
+    pub fn push_webhook(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: WebhookJob,
+    ) -> i64 {
+        self.push(message_id, url, report, due, Some(webhook))
+    }
+
+    fn push(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: Option<WebhookJob>,
+    ) -> i64 {
         let mut inner = self.lock();
         let id = inner.callbacks.len() as i64 + 1;
         inner.callbacks.push(QueuedCallback {
@@ -77,6 +100,7 @@ impl MemoryStore {
                 url: url.to_owned(),
                 report,
                 attempts: 0,
+                webhook,
             },
             due,
             leased_until: 0,

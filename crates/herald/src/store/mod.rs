@@ -256,6 +256,27 @@ pub struct CallbackJob {
     pub url: String,
     pub report: Report,
     pub attempts: u32,
+    /// Set for a message accepted with [`CallbackFormat::Json`]: what its JSON webhook says
+    /// beyond the report. None: the query-string GET.
+    pub webhook: Option<WebhookJob>,
+}
+
+/// What a JSON webhook needs beyond the report, read with the claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookJob {
+    /// `webhook-id`: the same on every retry of this status change.
+    pub id: String,
+    pub omnimessage_id: Option<String>,
+    /// E.164 digits without `+` (or what the customer wrote, when it was no number).
+    pub destination: String,
+    pub sender: String,
+    /// The route's price per part, decimal string; None when no route served it.
+    pub part_price: Option<String>,
+    pub parts_count: u32,
+    /// When the status changed.
+    pub changed_at: Millis,
+    /// The account's secret at the time of the claim.
+    pub secret: crate::callbacks::signature::WebhookSecret,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,12 +1,18 @@
 //! The callback queue: claimed one per message, oldest first, so a customer never hears SENT
-//! after DELIVERED.
+//! after DELIVERED. One queue for both formats: a claimed callback of a JSON-webhook message
+//! comes with what its body and signature need.
 
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{codec, state};
-use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, Result, StoreError};
+use super::{accounts, codec, state};
+use crate::callbacks::signature::WebhookSecret;
+use crate::callbacks::webhook::webhook_id;
+use crate::store::{
+    CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext, Millis, Result, StoreError,
+    WebhookJob,
+};
 
 pub(super) fn claim(
     conn: &Connection,
@@ -17,8 +23,12 @@ pub(super) fn claim(
     // Only a message's oldest pending callback is eligible: while it waits (leased, or backing
     // off) the later ones wait too. Exhausted ones are no longer pending and block nothing.
     let mut statement = conn.prepare_cached(
-        "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts
+        "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts,
+                c.created_at, m.callback_format, m.omnimessage_id, m.destination, m.sender,
+                m.price, m.segment_count, m.account_id, a.webhook_secret
            FROM callbacks c
+           JOIN messages m ON m.id = c.message_id
+           JOIN accounts a ON a.id = m.account_id
           WHERE c.state = 'pending' AND c.due_at <= ?1
             AND (c.lease_until IS NULL OR c.lease_until <= ?1)
             AND NOT EXISTS (SELECT 1 FROM callbacks e
@@ -31,14 +41,44 @@ pub(super) fn claim(
     let mut jobs = Vec::new();
     while let Some(row) = rows.next()? {
         let message_id: String = row.get("message_id")?;
+        let id: i64 = row.get("id")?;
+        let message_id = codec::message_id(&message_id)?;
+        let format = codec::callback_format(&row.get::<_, String>("callback_format")?)?;
+        let webhook = match format {
+            CallbackFormat::Query => None,
+            CallbackFormat::Json => {
+                let secret = match row.get::<_, Option<String>>("webhook_secret")? {
+                    Some(secret) => secret,
+                    // An account the configuration never gave one: it gets its secret now,
+                    // kept like any other.
+                    None => accounts::webhook_secret(
+                        conn,
+                        row.get("account_id")?,
+                        WebhookSecret::generate().as_str(),
+                    )?,
+                };
+                Some(WebhookJob {
+                    id: webhook_id(&message_id, id),
+                    omnimessage_id: row.get("omnimessage_id")?,
+                    destination: row.get("destination")?,
+                    sender: row.get("sender")?,
+                    part_price: row.get("price")?,
+                    parts_count: row.get("segment_count")?,
+                    changed_at: row.get("created_at")?,
+                    secret: WebhookSecret::parse(&secret)
+                        .map_err(|e| codec::corrupt(format!("webhook secret: {e}")))?,
+                })
+            }
+        };
         jobs.push(CallbackJob {
-            id: row.get("id")?,
-            message_id: codec::message_id(&message_id)?,
-            url: row.get("url")?,
+            id,
             report: codec::report(row)?.ok_or_else(|| {
                 codec::corrupt(format!("callback of {message_id} without report"))
             })?,
+            message_id,
+            url: row.get("url")?,
             attempts: row.get("attempts")?,
+            webhook,
         });
     }
     drop(rows);
@@ -56,13 +96,20 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
         CallbackNext::Exhausted => ("exhausted", "exhausted", None),
     };
-    // The event carries the status the callback told.
-    let (message_id, status): (String, String) = conn
-        .prepare_cached("SELECT message_id, status FROM callbacks WHERE id = ?")?
-        .query_row([attempt.job_id], |row| Ok((row.get(0)?, row.get(1)?)))
+    // The event carries the status the callback told, and how it was told.
+    let (message_id, status, format): (String, String, String) = conn
+        .prepare_cached(
+            "SELECT c.message_id, c.status, m.callback_format
+               FROM callbacks c JOIN messages m ON m.id = c.message_id
+              WHERE c.id = ?",
+        )?
+        .query_row([attempt.job_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?
         .ok_or(StoreError::NotFound)?;
-    let detail = serde_json::json!({
+    let message_id = codec::message_id(&message_id)?;
+    let mut detail = serde_json::json!({
         "callback_id": attempt.job_id,
         "url": attempt.url,
         "http_status": attempt.http_status,
@@ -71,8 +118,11 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         "next": next,
         "retry_at": retry_at,
         "status": status,
+        "format": format,
     });
-    let message_id = codec::message_id(&message_id)?;
+    if codec::callback_format(&format)? == CallbackFormat::Json {
+        detail["webhook_id"] = webhook_id(&message_id, attempt.job_id).into();
+    }
     state::record_event(conn, &message_id, attempt.at, "callback", None, &detail)?;
     // Only a pending callback moves: a straggling attempt whose lease had run out must not
     // revive one already delivered or given up.
