@@ -249,10 +249,13 @@ async fn run_delivers_due_callbacks_and_stops_on_shutdown() {
     assert_eq!(store.attempts()[0].next, CallbackNext::Done);
 }
 
-/// A webhook receiver recording each POST's headers and body, answering `status`.
+/// One POST as received: its headers and body.
+type Post = (axum::http::HeaderMap, Vec<u8>);
+
+/// A webhook receiver recording each POST, answering `status`.
 #[derive(Clone, Default)]
 struct PostReceiver {
-    posts: Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>,
+    posts: Arc<Mutex<Vec<Post>>>,
 }
 
 impl PostReceiver {
