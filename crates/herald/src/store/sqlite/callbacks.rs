@@ -38,39 +38,29 @@ pub(super) fn claim(
           LIMIT ?2",
     )?;
     let mut rows = statement.query(params![now, i64::try_from(limit).unwrap_or(i64::MAX)])?;
-    let mut jobs = Vec::new();
+    // Secrets are resolved after the query: an account without one gets it written then, and
+    // writing to a table a running query reads is best avoided.
+    let mut claimed: Vec<(CallbackJob, Option<Json>)> = Vec::new();
     while let Some(row) = rows.next()? {
         let message_id: String = row.get("message_id")?;
         let id: i64 = row.get("id")?;
         let message_id = codec::message_id(&message_id)?;
         let format = codec::callback_format(&row.get::<_, String>("callback_format")?)?;
-        let webhook = match format {
+        let json = match format {
             CallbackFormat::Query => None,
-            CallbackFormat::Json => {
-                let secret = match row.get::<_, Option<String>>("webhook_secret")? {
-                    Some(secret) => secret,
-                    // An account the configuration never gave one: it gets its secret now,
-                    // kept like any other.
-                    None => accounts::webhook_secret(
-                        conn,
-                        row.get("account_id")?,
-                        WebhookSecret::generate().as_str(),
-                    )?,
-                };
-                Some(WebhookJob {
-                    id: webhook_id(&message_id, id),
-                    omnimessage_id: row.get("omnimessage_id")?,
-                    destination: row.get("destination")?,
-                    sender: row.get("sender")?,
-                    part_price: row.get("price")?,
-                    parts_count: row.get("segment_count")?,
-                    changed_at: row.get("created_at")?,
-                    secret: WebhookSecret::parse(&secret)
-                        .map_err(|e| codec::corrupt(format!("webhook secret: {e}")))?,
-                })
-            }
+            CallbackFormat::Json => Some(Json {
+                account_id: row.get("account_id")?,
+                secret: row.get("webhook_secret")?,
+                id: webhook_id(&message_id, id),
+                omnimessage_id: row.get("omnimessage_id")?,
+                destination: row.get("destination")?,
+                sender: row.get("sender")?,
+                part_price: row.get("price")?,
+                parts_count: row.get("segment_count")?,
+                changed_at: row.get("created_at")?,
+            }),
         };
-        jobs.push(CallbackJob {
+        let job = CallbackJob {
             id,
             report: codec::report(row)?.ok_or_else(|| {
                 codec::corrupt(format!("callback of {message_id} without report"))
@@ -78,16 +68,57 @@ pub(super) fn claim(
             message_id,
             url: row.get("url")?,
             attempts: row.get("attempts")?,
-            webhook,
-        });
+            webhook: None,
+        };
+        claimed.push((job, json));
     }
     drop(rows);
+    let mut jobs = Vec::with_capacity(claimed.len());
+    for (mut job, json) in claimed {
+        if let Some(json) = json {
+            let secret = match json.secret {
+                Some(secret) => secret,
+                // An account the configuration never gave one gets its secret now, kept like
+                // any other.
+                None => accounts::webhook_secret(
+                    conn,
+                    json.account_id,
+                    WebhookSecret::generate().as_str(),
+                )?,
+            };
+            job.webhook = Some(WebhookJob {
+                id: json.id,
+                omnimessage_id: json.omnimessage_id,
+                destination: json.destination,
+                sender: json.sender,
+                part_price: json.part_price,
+                parts_count: json.parts_count,
+                changed_at: json.changed_at,
+                secret: WebhookSecret::parse(&secret)
+                    .map_err(|e| codec::corrupt(format!("webhook secret: {e}")))?,
+            });
+        }
+        jobs.push(job);
+    }
     let lease_until = now.saturating_add(codec::millis(lease));
     let mut lease_job = conn.prepare_cached("UPDATE callbacks SET lease_until = ? WHERE id = ?")?;
     for job in &jobs {
         lease_job.execute(params![lease_until, job.id])?;
     }
     Ok(jobs)
+}
+
+/// What a claimed JSON webhook's row says, before its account's secret is resolved.
+struct Json {
+    account_id: i64,
+    secret: Option<String>,
+    id: String,
+    omnimessage_id: Option<String>,
+    destination: String,
+    sender: String,
+    part_price: Option<String>,
+    parts_count: u32,
+    changed_at: Millis,
 }
 
 pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Result<()> {
