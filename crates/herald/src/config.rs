@@ -848,6 +848,26 @@ allow_networks = ["127.0.0.0/8"]
     }
 
     #[test]
+    fn a_webhook_secret_is_checked_and_a_malformed_one_is_refused_without_being_echoed() {
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let text = OPERATIONS_EXAMPLE.replace(
+            "balance = \"100.00\"",
+            &format!("balance = \"100.00\"\nwebhook_secret = \"{good}\""),
+        );
+        assert!(text.contains(good));
+        let c = parse(&text);
+        assert_eq!(c.accounts[0].webhook_secret.as_deref(), Some(good));
+        assert_eq!(parse(OPERATIONS_EXAMPLE).accounts[0].webhook_secret, None);
+
+        let bad = text.replace(good, "hunter2-not-a-whsec");
+        let err = Config::from_toml_str(&bad).unwrap().validate().unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("webhook_secret"), "{message}");
+        assert!(message.contains("whsec_"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
     fn concatenation_and_default_data_coding_are_per_carrier_with_udh_and_0_by_default() {
         let c = parse(OPERATIONS_EXAMPLE);
         assert_eq!(
