@@ -74,6 +74,7 @@ mod tests {
             senders: Vec::new(),
             dlr_url: String::new(),
             allowed_ips: allowed.iter().map(|n| n.parse().unwrap()).collect(),
+            webhook_secret: None,
         }])
     }
 

@@ -9,9 +9,10 @@
 //! - `messages{carrier,status}` — gauge: messages in each status now, from the store. A gauge of
 //!   current counts rather than a counter of changes, because the store is the one place that
 //!   knows every status; `carrier` is empty for messages rejected before routing.
-//! - `callback_attempts_total{format,outcome}` — counter; `outcome` is `acknowledged` (2xx),
-//!   `refused` (any other HTTP answer) or `error` (no answer: timeout, connection, SSRF guard,
-//!   unusable URL). Failures are every outcome but `acknowledged`.
+//! - `callback_attempts_total{format,outcome}` — counter; `format` is `query` (the plain-text
+//!   API's GET) or `json` (the signed webhook); `outcome` is `acknowledged` (the answer the format
+//!   counts as acknowledging), `refused` (any other HTTP answer) or `error` (no answer: timeout,
+//!   connection, SSRF guard, unusable URL). Failures are every outcome but `acknowledged`.
 //! - `callbacks_exhausted_total{format}` — callbacks whose retry schedule ran out.
 //! - `receipt_to_callback_seconds` — histogram: from a receipt being recorded to the customer
 //!   acknowledging the callback it caused (final statuses, DELIVERED and FAILED).
@@ -36,13 +37,10 @@ use prometheus_client::registry::Registry;
 
 use crate::carrier::{BindState, CarrierLink};
 use crate::domain::Status;
-use crate::store::MessageCount;
+use crate::store::{CallbackFormat, MessageCount};
 
 /// The `Content-Type` of what [`Metrics::encode`] writes.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
-
-/// How a callback is sent: `get` (the plain-text API's query-string callback).
-pub const FORMAT_GET: &str = "get";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct HttpLabels {
@@ -156,19 +154,21 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one callback attempt of `format` (e.g. [`FORMAT_GET`]).
-    pub fn callback_attempt(&self, format: &'static str, outcome: CallbackOutcome) {
+    /// Counts one callback attempt.
+    pub fn callback_attempt(&self, format: CallbackFormat, outcome: CallbackOutcome) {
         self.callback_attempts
             .get_or_create(&CallbackLabels {
-                format,
+                format: format.as_str(),
                 outcome: outcome.as_str(),
             })
             .inc();
     }
 
-    pub fn callback_exhausted(&self, format: &'static str) {
+    pub fn callback_exhausted(&self, format: CallbackFormat) {
         self.callbacks_exhausted
-            .get_or_create(&FormatLabel { format })
+            .get_or_create(&FormatLabel {
+                format: format.as_str(),
+            })
             .inc();
     }
 
@@ -332,8 +332,8 @@ mod tests {
         m.http_request(Some("/send_sms"), 200);
         m.http_request(Some("/send_sms"), 429);
         m.http_request(None, 404);
-        m.callback_attempt(FORMAT_GET, CallbackOutcome::Acknowledged);
-        m.callback_attempt(FORMAT_GET, CallbackOutcome::Refused);
+        m.callback_attempt(CallbackFormat::Query, CallbackOutcome::Acknowledged);
+        m.callback_attempt(CallbackFormat::Json, CallbackOutcome::Refused);
         m.receipt_acknowledged(Status::Delivered, Duration::from_millis(3));
         m.receipt_acknowledged(Status::Sent, Duration::from_millis(3));
         m.set_message_counts(vec![MessageCount {
@@ -346,8 +346,8 @@ mod tests {
             "herald_http_requests_total{route=\"/send_sms\",class=\"2xx\"} 1",
             "herald_http_requests_total{route=\"/send_sms\",class=\"4xx\"} 1",
             "herald_http_requests_total{route=\"unmatched\",class=\"4xx\"} 1",
-            "herald_callback_attempts_total{format=\"get\",outcome=\"acknowledged\"} 1",
-            "herald_callback_attempts_total{format=\"get\",outcome=\"refused\"} 1",
+            "herald_callback_attempts_total{format=\"query\",outcome=\"acknowledged\"} 1",
+            "herald_callback_attempts_total{format=\"json\",outcome=\"refused\"} 1",
             "herald_receipt_to_callback_seconds_count 1",
             "herald_messages{carrier=\"sim\",status=\"delivered\"} 7",
         ] {

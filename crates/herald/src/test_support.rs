@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::callbacks::signature::WebhookSecret;
 use crate::domain::{MessageId, MessageState, Report};
 use crate::money::Money;
 use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
     CancelOutcome, Event, MessageCount, MessageView, Millis, NewMessage, ReceiptMatch,
-    ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
+    ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult, WebhookJob,
 };
 
 #[derive(Default)]
@@ -29,6 +30,7 @@ struct Inner {
     callbacks: Vec<QueuedCallback>,
     attempts: Vec<CallbackAttempt>,
     blacklist: Vec<(BlacklistScope, String)>,
+    webhook_secrets: HashMap<i64, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,29 @@ impl MemoryStore {
         report: Report,
         due: Millis,
     ) -> i64 {
+        self.push(message_id, url, report, due, None)
+    }
+
+    /// Enqueues a JSON webhook due at `due`; returns its job id.
+    pub fn push_webhook(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: WebhookJob,
+    ) -> i64 {
+        self.push(message_id, url, report, due, Some(webhook))
+    }
+
+    fn push(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: Option<WebhookJob>,
+    ) -> i64 {
         let mut inner = self.lock();
         let id = inner.callbacks.len() as i64 + 1;
         inner.callbacks.push(QueuedCallback {
@@ -76,6 +101,7 @@ impl MemoryStore {
                 report,
                 attempts: 0,
                 enqueued_at: due,
+                webhook,
             },
             due,
             leased_until: 0,
@@ -158,6 +184,8 @@ impl Store for MemoryStore {
             segment_count: message.segments.len() as u32,
             accepted_at: message.accepted_at,
             updated_at: message.accepted_at,
+            callback_format: message.callback_format,
+            omnimessage_id: message.omnimessage_id.clone(),
         };
         let mut inner = self.lock();
         inner.views.insert(message.id.clone(), view);
@@ -336,6 +364,27 @@ impl Store for MemoryStore {
             }
         }
         Ok(counts)
+    }
+
+    async fn webhook_secret(&self, account_id: i64) -> Result<String> {
+        let mut inner = self.lock();
+        if !inner.accounts.iter().any(|a| a.id == account_id) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(inner
+            .webhook_secrets
+            .entry(account_id)
+            .or_insert_with(|| WebhookSecret::generate().as_str().to_owned())
+            .clone())
+    }
+
+    async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if !inner.accounts.iter().any(|a| a.id == account_id) {
+            return Err(StoreError::NotFound);
+        }
+        inner.webhook_secrets.insert(account_id, secret.to_owned());
+        Ok(())
     }
 
     async fn next_due(&self) -> Result<Option<Millis>> {

@@ -230,14 +230,14 @@ async fn metrics_count_messages_callbacks_carrier_traffic_and_requests() {
     assert_eq!(
         value(
             &after,
-            "herald_callback_attempts_total{format=\"get\",outcome=\"acknowledged\"}"
+            "herald_callback_attempts_total{format=\"query\",outcome=\"acknowledged\"}"
         ),
         acknowledged as f64
     );
     assert_eq!(
         value(
             &after,
-            "herald_callback_attempts_total{format=\"get\",outcome=\"refused\"}"
+            "herald_callback_attempts_total{format=\"query\",outcome=\"refused\"}"
         ),
         0.0
     );
@@ -295,7 +295,7 @@ async fn metrics_count_messages_callbacks_carrier_traffic_and_requests() {
         let m = scrape(&base).await;
         let refused = value(
             &m,
-            "herald_callback_attempts_total{format=\"get\",outcome=\"refused\"}",
+            "herald_callback_attempts_total{format=\"query\",outcome=\"refused\"}",
         );
         (refused >= 1.0).then_some(m)
     })

@@ -25,7 +25,7 @@ use crate::domain::{ErrCode, MessageId, Report};
 use crate::number::Destination;
 use crate::routing::Routes;
 use crate::sender;
-use crate::store::{Account, Millis, NewMessage, NewSegment, TextStore};
+use crate::store::{Account, CallbackFormat, Millis, NewMessage, NewSegment, TextStore};
 
 pub(super) async fn send_sms(
     State(state): State<ApiState>,
@@ -330,6 +330,8 @@ impl SendRequest {
             text,
             text_store: self.text_store,
             dlr_url: self.dlr_url,
+            callback_format: CallbackFormat::Query,
+            omnimessage_id: None,
             carrier: route.map(|r| r.carrier.clone()),
             price: route.map(|r| r.price.clone()),
             validity: Duration::from_secs(u64::from(self.validity_minutes) * 60),
@@ -407,6 +409,13 @@ mod tests {
         parse(query)
             .unwrap()
             .into_message(&account(), &routes(), MessageId::generate(), NOW, 0x11)
+    }
+
+    #[test]
+    fn the_plain_text_api_asks_for_query_string_callbacks() {
+        let m = message("to=37255500000&text=hi&dlr-url=https%3A%2F%2Fexample.com%2Fdlr");
+        assert_eq!(m.callback_format, CallbackFormat::Query);
+        assert_eq!(m.omnimessage_id, None);
     }
 
     #[test]

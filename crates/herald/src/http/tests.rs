@@ -36,6 +36,7 @@ impl TestApi {
             senders: vec!["Herald".into()],
             dlr_url: String::new(),
             allowed_ips: Vec::new(),
+            webhook_secret: None,
         };
         sync_accounts(&shared, &[account("demo", "pw"), account("other", "pw2")])
             .await

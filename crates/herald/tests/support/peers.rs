@@ -1,4 +1,4 @@
-//! Finding the independent SMPP peers the tests drive (installed by `.ci/peers`). A missing peer
+//! Finding the independent peers (SMPP, webhook verification) the tests drive (installed by `.ci/peers`). A missing peer
 //! fails the test with the command that installs it: CI installs them, so a skip would hide a
 //! broken setup.
 
@@ -31,14 +31,19 @@ pub fn node() -> String {
 
 /// The Python that can import PyPI `smpplib` (`HERALD_PYTHON`, default `python3`).
 pub fn python() -> String {
+    python_with("smpplib")
+}
+
+/// The Python that can import the PyPI package `module` (`HERALD_PYTHON`, default `python3`).
+pub fn python_with(module: &str) -> String {
     let python = std::env::var("HERALD_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
-        .args(["-c", "import smpplib"])
+        .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
         ok,
-        "PyPI `smpplib` cannot be imported by `{python}`; {INSTALL}"
+        "PyPI `{module}` cannot be imported by `{python}`; {INSTALL}"
     );
     python
 }

@@ -9,7 +9,7 @@ use crate::store::{Event, MessageCount, MessageView, Millis, Result};
 pub(super) async fn message(pool: &SqlitePool, id: &MessageId) -> Result<Option<MessageView>> {
     let row = sqlx::query(
         "SELECT account_id, destination, sender, text, status, stat, dlr_mask, err, carrier,
-                segment_count, accepted_at, updated_at
+                segment_count, accepted_at, updated_at, callback_format, omnimessage_id
            FROM messages WHERE id = ?",
     )
     .bind(id.as_str())
@@ -29,6 +29,8 @@ pub(super) async fn message(pool: &SqlitePool, id: &MessageId) -> Result<Option<
         segment_count: row.try_get("segment_count")?,
         accepted_at: row.try_get("accepted_at")?,
         updated_at: row.try_get("updated_at")?,
+        callback_format: codec::callback_format(&row.try_get::<String, _>("callback_format")?)?,
+        omnimessage_id: row.try_get("omnimessage_id")?,
     }))
 }
 

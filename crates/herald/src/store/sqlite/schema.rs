@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "receipt redaction",
         include_str!("../../../migrations/0004_receipt_redaction.sql"),
     ),
+    (
+        6,
+        "webhooks",
+        include_str!("../../../migrations/0006_webhooks.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {
