@@ -67,6 +67,7 @@ impl Fixture {
                 .collect(),
             rejection: None,
             accepted_at: T0,
+            priority: Default::default(),
         }
     }
 
@@ -831,6 +832,7 @@ fn template(account_id: i64) -> NewMessage {
         }],
         rejection: None,
         accepted_at: T0,
+        priority: Default::default(),
     }
 }
 

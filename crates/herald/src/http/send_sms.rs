@@ -25,7 +25,7 @@ use crate::domain::{ErrCode, MessageId, Report};
 use crate::number::Destination;
 use crate::routing::Routes;
 use crate::sender;
-use crate::store::{Account, Millis, NewMessage, NewSegment, TextStore};
+use crate::store::{Account, Millis, NewMessage, NewSegment, Priority, TextStore};
 
 pub(super) async fn send_sms(
     State(state): State<ApiState>,
@@ -337,6 +337,7 @@ impl SendRequest {
             segments,
             rejection,
             accepted_at: now,
+            priority: Priority::Regular,
         }
     }
 }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "text store",
         include_str!("../../../migrations/0003_text_store.sql"),
     ),
+    (
+        5,
+        "v1 api",
+        include_str!("../../../migrations/0005_v1_api.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {

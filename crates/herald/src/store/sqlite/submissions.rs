@@ -24,7 +24,7 @@ pub(super) fn claim(
               WHERE s.state = 'queued' AND s.not_before <= ?1
                 AND (s.lease_until IS NULL OR s.lease_until <= ?1)
                 AND m.carrier = ?3
-              ORDER BY s.not_before, s.message_id, s.seq
+              ORDER BY s.priority DESC, s.not_before, s.message_id, s.seq
               LIMIT ?2",
         )?
         .query_map(
