@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::callbacks::signature::WebhookSecret;
 use crate::domain::{MessageId, MessageState, Report};
 use crate::money::Money;
 use crate::store::{
@@ -29,6 +30,7 @@ struct Inner {
     callbacks: Vec<QueuedCallback>,
     attempts: Vec<CallbackAttempt>,
     blacklist: Vec<(BlacklistScope, String)>,
+    webhook_secrets: HashMap<i64, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +161,8 @@ impl Store for MemoryStore {
             updated_at: message.accepted_at,
             not_before: message.not_before,
             priority: message.priority,
+            callback_format: message.callback_format,
+            omnimessage_id: message.omnimessage_id.clone(),
         };
         let mut inner = self.lock();
         inner.views.insert(message.id.clone(), view);
@@ -341,6 +345,27 @@ impl Store for MemoryStore {
             .collect();
         numbers.sort();
         Ok(numbers)
+    }
+
+    async fn webhook_secret(&self, account_id: i64) -> Result<String> {
+        let mut inner = self.lock();
+        if !inner.accounts.iter().any(|a| a.id == account_id) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(inner
+            .webhook_secrets
+            .entry(account_id)
+            .or_insert_with(|| WebhookSecret::generate().as_str().to_owned())
+            .clone())
+    }
+
+    async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if !inner.accounts.iter().any(|a| a.id == account_id) {
+            return Err(StoreError::NotFound);
+        }
+        inner.webhook_secrets.insert(account_id, secret.to_owned());
+        Ok(())
     }
 
     async fn next_due(&self) -> Result<Option<Millis>> {

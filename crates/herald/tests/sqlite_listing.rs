@@ -58,6 +58,8 @@ fn message(account_id: i64, destination: &str, accepted_at: Millis) -> NewMessag
         text: Some("hi".into()),
         text_store: Default::default(),
         dlr_url: None,
+        callback_format: Default::default(),
+        omnimessage_id: None,
         carrier: Some(CARRIER.into()),
         price: Some("0.05".into()),
         validity: Duration::from_secs(3600),

@@ -25,7 +25,7 @@ use crate::domain::{ErrCode, MessageId, Report};
 use crate::number::Destination;
 use crate::routing::Routes;
 use crate::sender;
-use crate::store::{Account, Millis, NewMessage, NewSegment, Priority, TextStore};
+use crate::store::{Account, CallbackFormat, Millis, NewMessage, NewSegment, Priority, TextStore};
 
 pub(super) async fn send_sms(
     State(state): State<ApiState>,
@@ -330,6 +330,8 @@ impl SendRequest {
             text,
             text_store: self.text_store,
             dlr_url: self.dlr_url,
+            callback_format: CallbackFormat::Query,
+            omnimessage_id: None,
             carrier: route.map(|r| r.carrier.clone()),
             price: route.map(|r| r.price.clone()),
             validity: Duration::from_secs(u64::from(self.validity_minutes) * 60),

@@ -112,6 +112,33 @@ impl TextStore {
     }
 }
 
+/// How a message's delivery reports reach its callback URL, decided when it is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum CallbackFormat {
+    /// HTTP GET of the dlr-url with `sms_unique_id`, `status`, `stat`, `dlr-mask`, `err`
+    /// appended to its query (the plain-text API).
+    #[default]
+    Query,
+    /// HTTP POST of a signed JSON delivery report (the `/v1` API's webhook).
+    Json,
+}
+
+impl CallbackFormat {
+    /// Stable lowercase name, as the store keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackFormat::Query => "query",
+            CallbackFormat::Json => "json",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [CallbackFormat::Query, CallbackFormat::Json]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
 /// Which of a carrier's due segments are submitted first (`/v1` `priority`): every due `High`
 /// segment before any `Regular` one, every `Regular` before any `Low`; oldest first within one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -168,6 +195,12 @@ pub struct NewMessage {
     /// segments are also forgotten once the message is final (nothing more will be sent).
     pub text_store: TextStore,
     pub dlr_url: Option<String>,
+    /// How its callbacks are delivered: [`CallbackFormat::Query`] for the plain-text API,
+    /// [`CallbackFormat::Json`] (signed webhooks) for `/v1`.
+    pub callback_format: CallbackFormat,
+    /// The omnimessage it belongs to, when it was sent as part of one (`/v1`); reported in its
+    /// JSON webhooks.
+    pub omnimessage_id: Option<String>,
     /// Carrier chosen by the route table; None when the message is rejected at acceptance.
     pub carrier: Option<String>,
     /// Price per segment, decimal string.
@@ -308,6 +341,10 @@ pub struct MessageView {
     /// When it may be submitted (later than `accepted_at` for a scheduled message).
     pub not_before: Millis,
     pub priority: Priority,
+    /// How its callbacks are delivered.
+    pub callback_format: CallbackFormat,
+    /// The omnimessage it belongs to, if any.
+    pub omnimessage_id: Option<String>,
 }
 
 /// Which messages [`Store::list_messages`] returns. Every filter that is set must hold.
@@ -483,6 +520,14 @@ pub trait Store: Send + Sync + 'static {
     async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool>;
     /// The numbers on a blacklist, sorted.
     async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>>;
+
+    /// The secret the account's JSON webhooks are signed with (`whsec_` and base64). An account
+    /// without one gets a new random secret, kept durably, so it is generated once and survives
+    /// restarts; every later call answers the same until it is set.
+    async fn webhook_secret(&self, account_id: i64) -> Result<String>;
+    /// Sets the account's webhook secret (the operator configured one). The caller checks its
+    /// form ([`crate::callbacks::signature::WebhookSecret::parse`]).
+    async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()>;
 }
 
 #[cfg(test)]

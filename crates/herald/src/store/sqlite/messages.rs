@@ -34,8 +34,8 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
         "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
                                status, stat, dlr_mask, err, segment_count, accepted_at,
                                not_before, valid_until, updated_at, price_micros, fingerprint,
-                               text_store, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               text_store, priority, callback_format, omnimessage_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         id,
@@ -59,6 +59,8 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
         admission.fingerprint,
         message.text_store.as_str(),
         message.priority.rank(),
+        message.callback_format.as_str(),
+        message.omnimessage_id,
     ])?;
     let mut insert_segment = conn.prepare_cached(
         "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "v1 api",
         include_str!("../../../migrations/0005_v1_api.sql"),
     ),
+    (
+        6,
+        "webhooks",
+        include_str!("../../../migrations/0006_webhooks.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {
