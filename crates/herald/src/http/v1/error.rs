@@ -58,7 +58,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "Not found",
             ErrorCode::Forbidden => "Forbidden",
             ErrorCode::Unauthorized => "Unauthorized",
-            ErrorCode::Internal => "Internal error",
+            ErrorCode::Internal => "Internal Server Error",
             ErrorCode::InvalidData => "Invalid data",
             ErrorCode::MissingData => "Missing data",
             ErrorCode::MethodNotAllowed => "Method not allowed",

@@ -41,39 +41,46 @@ where
 /// Parses a JSON body into `T`; the error's `source` is the path of the field at fault.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path: Vec<String> = e
-            .path()
-            .iter()
-            .filter_map(|segment| match segment {
-                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
-                serde_path_to_error::Segment::Unknown => None,
-            })
-            .collect();
-        problem(e.inner(), path)
-    })?;
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| problem(e.inner(), path_of(e.path(), &[])))?;
     // Trailing garbage after the value makes the whole body suspect.
     de.end().map_err(|e| problem(&e, Vec::new()))?;
     Ok(value)
 }
 
+/// Turns a part of a body already parsed (`value`, found at `prefix`) into `T`; the error's
+/// `source` is the full path of the field at fault.
+pub fn from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &[String],
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| problem(e.inner(), path_of(e.path(), prefix)))
+}
+
+fn path_of(path: &serde_path_to_error::Path, prefix: &[String]) -> Vec<String> {
+    let mut full = prefix.to_vec();
+    full.extend(path.iter().filter_map(|segment| match segment {
+        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+        serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+        serde_path_to_error::Segment::Unknown => None,
+    }));
+    full
+}
+
 fn problem(inner: &serde_json::Error, mut path: Vec<String>) -> ApiError {
-    {
-        let message = inner.to_string();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::invalid("payload", format!("The body is not valid JSON: {message}"));
-        }
-        // serde reports a missing field at its parent's path; the source names the field.
-        if let Some(field) = missing_field(&message) {
-            path.push(field.to_owned());
-            let source = payload(&path);
-            return ApiError::missing(source, format!("{} is required", path.join(".")));
-        }
-        let detail = strip_position(&message);
-        ApiError::invalid(payload(&path), detail)
+    let message = inner.to_string();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::invalid("payload", format!("The body is not valid JSON: {message}"));
     }
+    // serde reports a missing field at its parent's path; the source names the field.
+    if let Some(field) = missing_field(&message) {
+        path.push(field.to_owned());
+        let source = payload(&path);
+        return ApiError::missing(source, format!("{} is required", path.join(".")));
+    }
+    ApiError::invalid(payload(&path), strip_position(&message))
 }
 
 /// `missing field `to`` → `to`.

@@ -21,11 +21,21 @@ pub fn format(at: Millis) -> String {
 
 /// RFC 3339 with a `Z` or `±hh:mm` offset, fractional seconds optional (kept to milliseconds).
 pub fn parse(s: &str) -> Option<Millis> {
+    parse_with(s, false)
+}
+
+/// [`parse`], and also ISO 8601 local forms the published clients send, read as UTC: no
+/// offset (`2026-12-01T10:00:00`), or no seconds either (`2026-12-01T10:00`).
+pub fn parse_lenient(s: &str) -> Option<Millis> {
+    parse_with(s, true)
+}
+
+fn parse_with(s: &str, lenient: bool) -> Option<Millis> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    if b[13] != b':' || b[16] != b':' {
+    if b[13] != b':' {
         return None;
     }
     let num = |from: usize, to: usize| -> Option<i64> {
@@ -36,7 +46,14 @@ pub fn parse(s: &str) -> Option<Millis> {
             .flatten()
     };
     let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let (hour, minute) = (num(11, 13)?, num(14, 16)?);
+    let (second, mut rest) = if b.get(16) == Some(&b':') {
+        (num(17, 19)?, s.get(19..)?)
+    } else if lenient {
+        (0, &s[16..])
+    } else {
+        return None;
+    };
     if !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)
@@ -46,7 +63,6 @@ pub fn parse(s: &str) -> Option<Millis> {
     {
         return None;
     }
-    let mut rest = &s[19..];
     let mut millis = 0;
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
@@ -59,6 +75,7 @@ pub fn parse(s: &str) -> Option<Millis> {
     }
     let offset_minutes = match rest {
         "Z" | "z" => 0,
+        "" if lenient => 0,
         _ => {
             let sign = match rest.as_bytes().first()? {
                 b'+' => 1,
@@ -161,6 +178,21 @@ mod tests {
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn lenient_parsing_reads_local_iso_forms_as_utc() {
+        assert_eq!(
+            parse_lenient("2026-12-01T10:00:00"),
+            Some(1_796_119_200_000)
+        );
+        assert_eq!(parse_lenient("2026-12-01T10:00"), Some(1_796_119_200_000));
+        assert_eq!(
+            parse_lenient("2026-12-01T10:00:00.250000+00:00"),
+            Some(1_796_119_200_250)
+        );
+        assert_eq!(parse_lenient("2026-12-01T10:00:0"), None);
+        assert_eq!(parse("2026-12-01T10:00"), None);
     }
 
     #[test]
