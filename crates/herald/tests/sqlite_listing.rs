@@ -235,3 +235,37 @@ async fn high_priority_segments_are_claimed_before_regular_and_low() {
     let view = f.store.message(&accepted[2].0).await.unwrap().unwrap();
     assert_eq!(view.priority, Priority::High);
 }
+
+#[tokio::test]
+async fn a_scheduled_message_records_once_when_its_time_came() {
+    let f = Fixture::new().await;
+    let mut m = message(f.shop, "37255500000", T0);
+    m.not_before = T0 + 60_000;
+    m.segments.push(NewSegment {
+        seq: 1,
+        data_coding: 0,
+        esm_class: 0x40,
+        payload: b"second".to_vec(),
+    });
+    f.store.accept(m.clone()).await.unwrap();
+    let jobs = f
+        .store
+        .claim_submissions(CARRIER, T0 + 60_000, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let history = f.store.history(&m.id).await.unwrap();
+    let due: Vec<_> = history.iter().filter(|e| e.kind == "due").collect();
+    assert_eq!(due.len(), 1, "{history:?}");
+    assert_eq!(due[0].at, T0 + 60_000);
+
+    // A message sent at once never was scheduled: no such line.
+    let now = message(f.shop, "37255500000", T0);
+    f.store.accept(now.clone()).await.unwrap();
+    f.store
+        .claim_submissions(CARRIER, T0 + 60_000, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let history = f.store.history(&now.id).await.unwrap();
+    assert!(history.iter().all(|e| e.kind != "due"), "{history:?}");
+}

@@ -59,6 +59,10 @@ pub struct MessageBody {
     pub carrier: Option<String>,
     pub segments: u32,
     pub priority: &'static str,
+    /// How its delivery reports go: `query` (the plain-text API's GET) or `json` (webhook).
+    pub callback_format: &'static str,
+    /// The omnimessage it was sent in (`/v1`), if any.
+    pub omnimessage_id: Option<String>,
     pub accepted_at: String,
     pub send_after: String,
     pub updated_at: String,
@@ -92,6 +96,8 @@ impl From<&MessageView> for MessageBody {
             carrier: view.carrier.clone(),
             segments: view.segment_count,
             priority: view.priority.as_str(),
+            callback_format: view.callback_format.as_str(),
+            omnimessage_id: view.omnimessage_id.clone(),
             accepted_at: time::format(view.accepted_at),
             send_after: time::format(view.not_before),
             updated_at: time::format(view.updated_at),
@@ -203,7 +209,8 @@ struct DetailBody {
 #[derive(Debug, Serialize)]
 struct EventBody {
     at: String,
-    /// accepted, charge, submit, receipt, status, callback, rule, refund, expired, cancelled...
+    /// accepted, due, charge, submit, receipt, status, callback, rule, refund, expired,
+    /// cancelled...
     kind: String,
     /// The segment (0-based) a submit or receipt concerns.
     segment: Option<u32>,

@@ -64,7 +64,18 @@ pub(super) fn claim(
     )?;
     for job in &jobs {
         lease_segment.execute(params![lease_until, job.message_id.as_str(), job.segment])?;
-        wake_message.execute(params![now, job.message_id.as_str()])?;
+        if wake_message.execute(params![now, job.message_id.as_str()])? > 0 {
+            // No status event marks this (customers are told nothing), but the history shows
+            // when a scheduled message's time came and it went to the carrier's queue.
+            state::record_event(
+                conn,
+                &job.message_id,
+                now,
+                "due",
+                None,
+                &serde_json::json!({ "status": "queued" }),
+            )?;
+        }
     }
     Ok(jobs)
 }
