@@ -46,7 +46,9 @@ fn message(account_id: i64, i: usize) -> NewMessage {
             payload: b"benchmark message".to_vec(),
         }],
         // 1 in 50 refused by a rule, so the err filter has something to find.
-        rejection: (i % 50 == 0).then(|| Report::rejected_by_rule(ErrCode::BLACKLISTED)),
+        rejection: i
+            .is_multiple_of(50)
+            .then(|| Report::rejected_by_rule(ErrCode::BLACKLISTED)),
         accepted_at: T0 + i as Millis,
         priority: Priority::Regular,
     }
