@@ -161,6 +161,7 @@ impl Store for MemoryStore {
             updated_at: message.accepted_at,
             not_before: message.not_before,
             priority: message.priority,
+            price: message.price.clone(),
             callback_format: message.callback_format,
             omnimessage_id: message.omnimessage_id.clone(),
         };

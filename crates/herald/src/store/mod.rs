@@ -341,6 +341,8 @@ pub struct MessageView {
     /// When it may be submitted (later than `accepted_at` for a scheduled message).
     pub not_before: Millis,
     pub priority: Priority,
+    /// Price per segment on its route (decimal string); None when it was never routed.
+    pub price: Option<String>,
     /// How its callbacks are delivered.
     pub callback_format: CallbackFormat,
     /// The omnimessage it belongs to, if any.
