@@ -25,7 +25,7 @@ use crate::callbacks::CallbackWorker;
 use crate::carrier::{Backoff, BindMode, CarrierLink, CarrierStats, LinkConfig};
 use crate::clock::system_clock;
 use crate::config::{self, CarrierConfig, Config};
-use crate::http::edge::{Edge, Operator};
+use crate::http::edge::Edge;
 use crate::http::rate_limit::RateLimit;
 use crate::http::{ApiDefaults, ApiState};
 use crate::metrics::Metrics;
@@ -169,6 +169,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         },
         clock: system_clock(),
         allow_lists: Arc::new(AllowLists::from_config(&config.accounts)),
+        metrics: metrics.clone(),
     };
     let listener = TcpListener::bind(config.http.listen)
         .await
@@ -184,11 +185,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         ));
     }
     let router = crate::http::edge::protect(
-        crate::http::router(api).merge(crate::http::edge::operator_routes(Operator {
-            store: store.clone(),
-            metrics: metrics.clone(),
-            carriers: config.carriers.len(),
-        })),
+        crate::http::router(api),
         Edge {
             trusted_proxies: config.http.trusted_proxies.clone(),
             rate_limit,

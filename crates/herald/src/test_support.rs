@@ -11,8 +11,9 @@ use crate::domain::{MessageId, MessageState, Report};
 use crate::money::Money;
 use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
-    CancelOutcome, Event, MessageCount, MessageView, Millis, NewMessage, ReceiptMatch,
-    ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult, WebhookJob,
+    CancelOutcome, Event, MessageCount, MessageCursor, MessagePage, MessageQuery, MessageView,
+    Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob,
+    SubmitResult, WebhookJob,
 };
 
 #[derive(Default)]
@@ -184,6 +185,9 @@ impl Store for MemoryStore {
             segment_count: message.segments.len() as u32,
             accepted_at: message.accepted_at,
             updated_at: message.accepted_at,
+            not_before: message.not_before,
+            priority: message.priority,
+            price: message.price.clone(),
             callback_format: message.callback_format,
             omnimessage_id: message.omnimessage_id.clone(),
         };
@@ -300,6 +304,42 @@ impl Store for MemoryStore {
 
     async fn message(&self, id: &MessageId) -> Result<Option<MessageView>> {
         Ok(self.lock().views.get(id).cloned())
+    }
+
+    /// Acceptance order, newest first; the cursor is the 1-based acceptance position.
+    async fn list_messages(&self, query: MessageQuery) -> Result<MessagePage> {
+        let inner = self.lock();
+        let limit = query.limit.max(1) as usize;
+        let mut matching = inner
+            .messages
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, m)| (i as i64 + 1, &inner.views[&m.id]))
+            .filter(|(pos, v)| {
+                query.after.is_none_or(|c| *pos < c.0)
+                    && query.account_id.is_none_or(|a| v.account_id == a)
+                    && query.status.is_none_or(|s| v.status == s)
+                    && query
+                        .destination
+                        .as_ref()
+                        .is_none_or(|d| &v.destination == d)
+                    && query.sender.as_ref().is_none_or(|s| &v.sender == s)
+                    && query.accepted_from.is_none_or(|t| v.accepted_at >= t)
+                    && query.accepted_until.is_none_or(|t| v.accepted_at < t)
+                    && query
+                        .err
+                        .is_none_or(|e| v.report.is_some_and(|r| r.err.0 == e))
+            });
+        let page: Vec<_> = matching.by_ref().take(limit).collect();
+        let next = match (page.last(), matching.next()) {
+            (Some((pos, _)), Some(_)) => Some(MessageCursor(*pos)),
+            _ => None,
+        };
+        Ok(MessagePage {
+            messages: page.into_iter().map(|(_, v)| v.clone()).collect(),
+            next,
+        })
     }
 
     async fn history(&self, _: &MessageId) -> Result<Vec<Event>> {

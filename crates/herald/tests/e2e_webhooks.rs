@@ -17,7 +17,7 @@ use herald::callbacks::signature::WebhookSecret;
 use herald::domain::MessageId;
 use herald::store::{CallbackFormat, NewMessage, NewSegment};
 use serde_json::Value;
-use support::peers::{peers_dir, python_with};
+use support::peers::{peers_dir, python_importing};
 use support::{ALICE, BOB, PATIENCE, TestApp, events, eventually, free_port, spawn_app};
 
 /// The Python endpoint, killed when dropped; its report lines collected as they come.
@@ -29,7 +29,7 @@ struct Endpoint {
 
 impl Endpoint {
     async fn start(port: u16, secret: &str) -> Endpoint {
-        let mut child = Command::new(python_with("standardwebhooks"))
+        let mut child = Command::new(python_importing("standardwebhooks", "standardwebhooks"))
             .arg("webhook_receiver.py")
             .arg(port.to_string())
             .arg(secret)
@@ -116,6 +116,7 @@ async fn accept_json(app: &TestApp, account: &str, to: &str, url: &str) -> Strin
         dlr_url: Some(url.into()),
         callback_format: CallbackFormat::Json,
         omnimessage_id: Some(format!("omni-{to}")),
+        priority: Default::default(),
         carrier: Some("sim".into()),
         price: Some("0.05".into()),
         validity: Duration::from_secs(3600),

@@ -77,6 +77,7 @@ impl Fixture {
                     .collect(),
                 rejection: None,
                 accepted_at: T0,
+                priority: Default::default(),
             })
             .await
             .unwrap();

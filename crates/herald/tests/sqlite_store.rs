@@ -69,6 +69,7 @@ impl Fixture {
                 .collect(),
             rejection: None,
             accepted_at: T0,
+            priority: Default::default(),
         }
     }
 
@@ -835,6 +836,7 @@ fn template(account_id: i64) -> NewMessage {
         }],
         rejection: None,
         accepted_at: T0,
+        priority: Default::default(),
     }
 }
 

@@ -198,5 +198,6 @@ fn message(account_id: i64, i: usize) -> NewMessage {
         }],
         rejection: None,
         accepted_at: T0,
+        priority: Default::default(),
     }
 }

@@ -55,6 +55,7 @@ fn message(account_id: i64, format: CallbackFormat, omnimessage_id: Option<&str>
         }],
         rejection: None,
         accepted_at: T0,
+        priority: Default::default(),
     }
 }
 

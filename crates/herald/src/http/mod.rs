@@ -1,6 +1,8 @@
-//! The customer-facing HTTP edge. Today: the plain-text compatibility API (`/send_sms`,
-//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1;
-//! `edge.rs` adds the client protection every route passes through and `/metrics`, `/health`.
+//! The customer-facing HTTP edge: the plain-text compatibility API (`/send_sms`,
+//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1,
+//! `/health` and `/metrics` ([`edge`], which also adds the client protection every route passes
+//! through), and the JSON API under `/v1` ([`v1`]). Every route is added through a
+//! [`RouteTable`], which lists what it routes.
 //!
 //! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
 //! `FAILED <code>` (temporary), typed `text/html; charset=UTF-8` because existing clients check
@@ -16,12 +18,12 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tokio::sync::Notify;
 
 use crate::access::AllowLists;
 use crate::accounts::Authenticator;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::routing::Routes;
 use crate::store::{Account, SharedStore};
 
@@ -32,9 +34,12 @@ pub mod edge;
 mod get_dlr_response;
 pub mod params;
 pub mod rate_limit;
+pub mod route_table;
 mod send_sms;
+pub mod v1;
 
 pub use params::Params;
+pub use route_table::{RouteEntry, RouteTable};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -50,6 +55,8 @@ pub struct ApiState {
     pub clock: Clock,
     /// The accounts' client address allow-lists.
     pub allow_lists: Arc<AllowLists>,
+    /// This gateway's metrics, served at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Operator defaults the API applies when a request leaves something out.
@@ -67,28 +74,37 @@ impl Default for ApiDefaults {
     }
 }
 
-/// The plain-text API's routes (each path with and without a trailing slash, GET and POST).
+/// Every route Herald's HTTP edge serves: the plain-text API, `/health`, `/metrics` and `/v1`.
 pub fn router(state: ApiState) -> Router {
-    let send = get(send_sms::send_sms).post(send_sms::send_sms);
-    let status = get(get_dlr_response::get_dlr_response).post(get_dlr_response::get_dlr_response);
-    let cancel = get(cancel_sms::cancel_sms).post(cancel_sms::cancel_sms);
-    let balance = get(balance::get_balance).post(balance::get_balance);
-    let prices = get(balance::prices).post(balance::prices);
-    let pricelist = get(balance::pricelist).post(balance::pricelist);
-    Router::new()
-        .route("/send_sms", send.clone())
-        .route("/send_sms/", send)
-        .route("/get_dlr_response", status.clone())
-        .route("/get_dlr_response/", status)
-        .route("/cancel_sms", cancel.clone())
-        .route("/cancel_sms/", cancel)
-        .route("/get_balance", balance.clone())
-        .route("/get_balance/", balance)
-        .route("/prices", prices.clone())
-        .route("/prices/", prices)
-        .route("/pricelist", pricelist.clone())
-        .route("/pricelist/", pricelist)
-        .with_state(state)
+    routes().into_router().with_state(state)
+}
+
+/// The routes of [`router`], listed (the OpenAPI document is checked against this).
+pub fn route_entries() -> Vec<RouteEntry> {
+    routes().entries().to_vec()
+}
+
+fn routes() -> RouteTable<ApiState> {
+    plain_text_routes()
+        .merge(edge::operator_routes())
+        .merge(v1::routes())
+}
+
+/// The plain-text API's routes (each path with and without a trailing slash, GET and POST).
+fn plain_text_routes() -> RouteTable<ApiState> {
+    RouteTable::new()
+        .get_post("/send_sms", send_sms::send_sms)
+        .get_post("/send_sms/", send_sms::send_sms)
+        .get_post("/get_dlr_response", get_dlr_response::get_dlr_response)
+        .get_post("/get_dlr_response/", get_dlr_response::get_dlr_response)
+        .get_post("/cancel_sms", cancel_sms::cancel_sms)
+        .get_post("/cancel_sms/", cancel_sms::cancel_sms)
+        .get_post("/get_balance", balance::get_balance)
+        .get_post("/get_balance/", balance::get_balance)
+        .get_post("/prices", balance::prices)
+        .get_post("/prices/", balance::prices)
+        .get_post("/pricelist", balance::pricelist)
+        .get_post("/pricelist/", balance::pricelist)
 }
 
 /// One line of the plain-text API.

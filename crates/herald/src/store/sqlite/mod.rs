@@ -47,8 +47,8 @@ pub use writer::CommitStats;
 
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
-    DuplicatePolicy, Event, MessageCount, MessageView, Millis, NewMessage, ReceiptMatch,
-    ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
+    DuplicatePolicy, Event, MessageCount, MessagePage, MessageQuery, MessageView, Millis,
+    NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
 };
 use crate::callbacks::signature::WebhookSecret;
 use crate::domain::MessageId;
@@ -240,6 +240,10 @@ impl Store for SqliteStore {
 
     async fn history(&self, id: &MessageId) -> Result<Vec<Event>> {
         reads::history(&self.reads, id).await
+    }
+
+    async fn list_messages(&self, query: MessageQuery) -> Result<MessagePage> {
+        reads::list_messages(&self.reads, &query).await
     }
 
     async fn next_due(&self) -> Result<Option<Millis>> {

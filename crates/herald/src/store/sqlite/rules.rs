@@ -169,6 +169,7 @@ mod tests {
                 .collect(),
             rejection: None,
             accepted_at: 0,
+            priority: Default::default(),
         }
     }
 
