@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 pub mod peers;
+pub mod webhook_endpoint;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdListener};
