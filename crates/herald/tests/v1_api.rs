@@ -311,7 +311,8 @@ async fn every_failure_answers_the_documented_error_shape_and_code() {
         .await;
     assert_eq!(
         error_of(&bad_number, 400),
-        problem("105", Some("payload[phoneNumber]"))
+        problem("201", Some("payload[phoneNumber]")),
+        "the phonebook answers in its own dialect of codes"
     );
 
     let unknown_id = v1
@@ -484,7 +485,7 @@ async fn the_blacklist_is_added_to_listed_checked_and_removed_and_refuses_messag
     };
     assert_eq!(add("+37255500077").await.status, StatusCode::NO_CONTENT);
     let repeat = add("+372 5550 0077").await;
-    assert_eq!(error_of(&repeat, 409).0, "105");
+    assert_eq!(error_of(&repeat, 409).0, "204");
 
     let listed = v1
         .call(Method::GET, "/v1/phonebook/blacklist", ALICE, None)
@@ -533,7 +534,7 @@ async fn the_blacklist_is_added_to_listed_checked_and_removed_and_refuses_messag
             None,
         )
         .await;
-    assert_eq!(error_of(&gone, 404).0, "101");
+    assert_eq!(error_of(&gone, 404).0, "203");
     let again = v1
         .call(
             Method::DELETE,
@@ -542,7 +543,7 @@ async fn the_blacklist_is_added_to_listed_checked_and_removed_and_refuses_messag
             None,
         )
         .await;
-    assert_eq!(error_of(&again, 404).0, "101");
+    assert_eq!(error_of(&again, 404).0, "203");
     app.shutdown().await;
 }
 

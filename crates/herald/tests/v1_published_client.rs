@@ -122,10 +122,20 @@ async fn the_published_python_client_sends_reads_status_cancels_and_manages_the_
     assert_eq!(seen["bulk"].as_array().map(Vec::len), Some(1));
     assert_eq!(seen["cancelled_status"], "DELETED");
 
-    assert_eq!(seen["added_twice"]["status"], 409);
+    // The phonebook's errors parse with the client's phonebook error model.
+    let twice = &seen["added_twice"];
+    assert_eq!(twice["status"], 409);
+    assert_eq!(twice["parsed"], true, "{twice}");
+    assert_eq!(twice["errors"][0]["code"], "204");
+    assert_eq!(twice["errors"][0]["title"], "Conflict");
     assert_eq!(seen["listed"], json!(["+37255500099"]));
     assert_eq!(seen["listed_after_delete"], json!([]));
     assert_eq!(seen["still_blacklisted"], false);
+    let gone = &seen["not_blacklisted"];
+    assert_eq!(gone["status"], 404);
+    assert_eq!(gone["parsed"], true, "{gone}");
+    assert_eq!(gone["errors"][0]["code"], "203");
+    assert_eq!(gone["errors"][0]["title"], "Missing resource");
 
     // Errors parsed by the client's own error models.
     let unknown = &seen["unknown"];

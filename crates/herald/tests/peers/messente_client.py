@@ -51,7 +51,7 @@ def error_of(exception):
     """What the client made of an error answer: its status and its parsed error items."""
     data = exception.data
     items = [
-        {"title": e.title.value, "code": e.code.value, "source": e.source, "detail": e.detail}
+        {"title": e.title.value, "code": e.code.value, "source": getattr(e, "source", None), "detail": e.detail}
         for e in (data.errors if data is not None else [])
     ]
     return {"status": exception.status, "parsed": data is not None, "errors": items}
@@ -123,7 +123,7 @@ def main():
             blacklist.add_to_blacklist(NumberToBlacklist(phone_number=blacklisted))
             seen["added_twice"] = {"status": None}
         except ApiException as e:
-            seen["added_twice"] = {"status": e.status}
+            seen["added_twice"] = error_of(e)
         blacklist.is_blacklisted(blacklisted)  # raises unless 204
         seen["listed"] = blacklist.fetch_blacklist().phone_numbers
         blacklist.delete_from_blacklist(blacklisted)
@@ -133,6 +133,7 @@ def main():
             seen["still_blacklisted"] = True
         except ApiException as e:
             seen["still_blacklisted"] = e.status != 404
+            seen["not_blacklisted"] = error_of(e)
 
         try:
             reports.retrieve_delivery_report("00000000-0000-0000-0000-000000000000")

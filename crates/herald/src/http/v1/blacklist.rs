@@ -3,6 +3,7 @@
 //! `GET /v1/phonebook/blacklist` `{ "phoneNumbers": [...] }`, and `GET` / `DELETE`
 //! `/v1/phonebook/blacklist/{phone}` (204, 404 when not there). These are the account's own list
 //! (err 008 at acceptance, like the operator's global one, which this API does not show).
+//! Errors here, the extractors' included, are in the phonebook's dialect ([`PhonebookError`]).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +11,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Customer;
-use super::error::{ApiError, payload};
+use super::error::{ApiError, PhonebookError, payload};
 use super::json::JsonBody;
 use crate::http::{ApiState, RouteTable};
 use crate::number::Destination;
@@ -50,9 +51,11 @@ fn number(raw: &str, source: String) -> Result<String, ApiError> {
 
 async fn post_blacklist(
     State(state): State<ApiState>,
-    customer: Customer,
-    JsonBody(body): JsonBody<NumberToBlacklist>,
-) -> Result<StatusCode, ApiError> {
+    customer: Result<Customer, ApiError>,
+    body: Result<JsonBody<NumberToBlacklist>, ApiError>,
+) -> Result<StatusCode, PhonebookError> {
+    let customer = customer?;
+    let JsonBody(body) = body?;
     let digits = number(&body.phone_number, payload(["phoneNumber"]))?;
     let scope = BlacklistScope::Account(customer.account.id);
     if state
@@ -66,14 +69,16 @@ async fn post_blacklist(
             payload(["phoneNumber"]),
             format!("+{digits} is already on the blacklist"),
         )
-        .with_status(StatusCode::CONFLICT))
+        .with_status(StatusCode::CONFLICT)
+        .into())
     }
 }
 
 async fn get_blacklist(
     State(state): State<ApiState>,
-    customer: Customer,
-) -> Result<Json<Blacklist>, ApiError> {
+    customer: Result<Customer, ApiError>,
+) -> Result<Json<Blacklist>, PhonebookError> {
+    let customer = customer?;
     let numbers = state
         .store
         .blacklist(BlacklistScope::Account(customer.account.id))
@@ -85,9 +90,10 @@ async fn get_blacklist(
 
 async fn get_blacklisted_number(
     State(state): State<ApiState>,
-    customer: Customer,
+    customer: Result<Customer, ApiError>,
     Path(phone): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PhonebookError> {
+    let customer = customer?;
     let digits = number(&phone, "path[phone]".into())?;
     let numbers = state
         .store
@@ -96,24 +102,21 @@ async fn get_blacklisted_number(
     if numbers.contains(&digits) {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!(
-            "+{digits} is not on the blacklist"
-        )))
+        Err(ApiError::not_found(format!("+{digits} is not on the blacklist")).into())
     }
 }
 
 async fn delete_blacklisted_number(
     State(state): State<ApiState>,
-    customer: Customer,
+    customer: Result<Customer, ApiError>,
     Path(phone): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, PhonebookError> {
+    let customer = customer?;
     let digits = number(&phone, "path[phone]".into())?;
     let scope = BlacklistScope::Account(customer.account.id);
     if state.store.blacklist_remove(scope, &digits).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!(
-            "+{digits} is not on the blacklist"
-        )))
+        Err(ApiError::not_found(format!("+{digits} is not on the blacklist")).into())
     }
 }

@@ -151,6 +151,55 @@ impl ApiError {
     }
 }
 
+/// The phonebook's own error dialect. The published clients parse the blacklist endpoints'
+/// errors with a model of their own (`ErrorPhonebook`) whose codes are "201" invalid data,
+/// "202" unauthorized, "203" missing resource, "204" conflict, "205" general error and "244"
+/// client error, each with its fixed title; an error in the "101"–"107" dialect would raise
+/// with the right HTTP status but fail to parse. Same shape, same HTTP status, other code and
+/// title.
+#[derive(Debug)]
+pub struct PhonebookError(pub ApiError);
+
+impl From<ApiError> for PhonebookError {
+    fn from(e: ApiError) -> Self {
+        PhonebookError(e)
+    }
+}
+
+impl From<crate::store::StoreError> for PhonebookError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PhonebookError(e.into())
+    }
+}
+
+impl PhonebookError {
+    fn code_and_title(status: StatusCode, item: &ErrorItem) -> (&'static str, &'static str) {
+        if status == StatusCode::CONFLICT {
+            return ("204", "Conflict");
+        }
+        match item.code {
+            "101" => ("203", "Missing resource"),
+            "102" | "103" => ("202", "Unauthorized"),
+            "105" | "106" => ("201", "Invalid data"),
+            "107" => ("244", "Client error"),
+            _ => ("205", "General error"),
+        }
+    }
+}
+
+impl IntoResponse for PhonebookError {
+    fn into_response(self) -> Response {
+        let PhonebookError(mut error) = self;
+        let status = error.status;
+        for item in &mut error.errors {
+            let (code, title) = Self::code_and_title(status, item);
+            item.code = code;
+            item.title = title;
+        }
+        error.into_response()
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal(e)
@@ -215,6 +264,43 @@ mod tests {
         for (code, text, status) in table {
             assert_eq!(code.as_str(), text);
             assert_eq!(code.status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn phonebook_errors_keep_their_status_in_the_phonebook_codes() {
+        let table = [
+            (ApiError::not_found("x"), 404, "203", "Missing resource"),
+            (ApiError::unauthorized("x"), 401, "202", "Unauthorized"),
+            (ApiError::forbidden("x"), 403, "202", "Unauthorized"),
+            (
+                ApiError::invalid("payload[phoneNumber]", "x"),
+                400,
+                "201",
+                "Invalid data",
+            ),
+            (
+                ApiError::missing("payload[phoneNumber]", "x"),
+                400,
+                "201",
+                "Invalid data",
+            ),
+            (
+                ApiError::invalid("payload[phoneNumber]", "x").with_status(StatusCode::CONFLICT),
+                409,
+                "204",
+                "Conflict",
+            ),
+            (ApiError::method_not_allowed(), 405, "244", "Client error"),
+            (ApiError::internal("x"), 500, "205", "General error"),
+        ];
+        for (error, status, code, title) in table {
+            let item = error.errors[0].clone();
+            assert_eq!(error.status.as_u16(), status);
+            assert_eq!(
+                PhonebookError::code_and_title(error.status, &item),
+                (code, title)
+            );
         }
     }
 
