@@ -1,5 +1,5 @@
 //! Assembling a running gateway from a [`Config`]: the store, the carriers and their workers, the
-//! callback worker and the HTTP API — and taking it down in the right order.
+//! callback worker, the HTTP API and the dashboard beside it — and taking it down in the right order.
 //!
 //! Shutdown order matters for "never lose a message": first stop accepting (HTTP) and claiming
 //! (submitters), let submits in flight get their responses and be recorded, then unbind from the
@@ -24,6 +24,7 @@ use crate::callbacks::CallbackWorker;
 use crate::carrier::{Backoff, BindMode, CarrierLink, LinkConfig};
 use crate::clock::system_clock;
 use crate::config::{self, CarrierConfig, Config};
+use crate::dashboard::DashboardState;
 use crate::http::{ApiDefaults, ApiState};
 use crate::pipeline::{self, PipelineConfig, Submitter, Wakers};
 use crate::routing::Routes;
@@ -144,10 +145,21 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         .context("building the callback HTTP client")?;
     let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 
+    let auth = Arc::new(Authenticator::new(store.clone()));
+    let dashboard = DashboardState::new(
+        store.clone(),
+        auth.clone(),
+        config.dashboard.operators.iter().cloned(),
+        carriers
+            .iter()
+            .map(|(name, link)| (name.clone(), link.clone())),
+        wakers.callbacks.clone(),
+        system_clock(),
+    );
     let api = ApiState {
         store: store.clone(),
         routes: Arc::new(Routes::from_config(&config.routes)),
-        auth: Arc::new(Authenticator::new(store.clone())),
+        auth,
         submit_wake: wakers.submit.clone(),
         callback_wake: wakers.callbacks.clone(),
         defaults: ApiDefaults {
@@ -159,7 +171,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         .await
         .with_context(|| format!("HTTP API cannot listen on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let router = crate::http::router(api);
+    let router = crate::http::router(api).merge(crate::dashboard::router(dashboard));
     let http_token = intake.clone();
     let http = tokio::spawn(async move {
         let serve = axum::serve(listener, router)

@@ -8,6 +8,8 @@
 //! - [`pipeline`]: the workers between store and carriers: submitter, receipt intake, expiry.
 //! - [`callbacks`]: delivery of callbacks to customers' dlr-urls: retry policy, SSRF guard, worker.
 //! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
+//! - [`dashboard`]: the web dashboard under `/dashboard`: overview, messages, carriers, account
+//!   (askama pages, htmx fragments, sessions and CSRF).
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
 //! - [`number`]: destination numbers parsed into E.164 (the `phonenumber` crate stays behind it).
 //! - [`sender`]: which sender names a handset can show and an account may use.
@@ -30,6 +32,7 @@ pub mod cli_blacklist;
 pub mod cli_send;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod domain;
 pub mod http;
 pub mod money;

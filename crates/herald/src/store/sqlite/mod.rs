@@ -15,7 +15,7 @@
 //! - `rules`: blacklist and duplicate checks at acceptance. `charges`: charging at the first
 //!   claim (err 004). `blacklist`: the blacklists themselves.
 //! - `state`: the only code that writes a message's status (events, folding, callback outbox).
-//! - `accounts`, `reads`: lookups. `codec`: columns ↔ domain values. `schema`: migrations.
+//! - `accounts`, `reads`: lookups. `overview`: the dashboard's counts. `codec`: columns ↔ domain values. `schema`: migrations.
 
 mod accounts;
 mod blacklist;
@@ -25,6 +25,7 @@ mod charges;
 mod codec;
 mod failure;
 mod messages;
+mod overview;
 mod reads;
 mod receipts;
 mod rules;
@@ -43,8 +44,8 @@ pub use writer::CommitStats;
 
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
-    DuplicatePolicy, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
-    Store, StoreError, SubmitJob, SubmitResult,
+    DuplicatePolicy, Event, MessageView, Millis, NewMessage, Overview, OverviewQuery, ReceiptMatch,
+    ReceiptRecord, ReplayOutcome, Result, Store, StoreError, SubmitJob, SubmitResult,
 };
 use crate::domain::MessageId;
 use crate::money::Money;
@@ -242,5 +243,25 @@ impl Store for SqliteStore {
 
     async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>> {
         blacklist::list(&self.reads, scope).await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        accounts::all(&self.reads).await
+    }
+
+    async fn overview(&self, query: OverviewQuery) -> Result<Overview> {
+        overview::overview(&self.reads, query).await
+    }
+
+    async fn replay_callback(
+        &self,
+        id: &MessageId,
+        account: Option<i64>,
+        at: Millis,
+    ) -> Result<ReplayOutcome> {
+        let id = id.clone();
+        self.writer
+            .run(move |conn| callbacks::replay(conn, &id, account, at))
+            .await
     }
 }

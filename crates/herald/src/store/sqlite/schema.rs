@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "text store",
         include_str!("../../../migrations/0003_text_store.sql"),
     ),
+    (
+        7,
+        "dashboard",
+        include_str!("../../../migrations/0007_dashboard.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {

@@ -1,0 +1,238 @@
+//! The dashboard in a real headless browser (chromium over WebDriver): messages sent through the
+//! plain-text API to the simulated carrier show up live, with their receipts and callbacks; a
+//! callback can be replayed; logins, CSRF and escaping hold.
+
+mod support;
+
+use std::time::Duration;
+
+use herald::config::{AccountConfig, Config};
+use support::browser;
+use support::*;
+
+const OPS: (&str, &str) = ("ops", "ops-secret");
+
+/// The test gateway, with an operator account `ops`.
+async fn gateway() -> TestApp {
+    spawn_app(|config: &mut Config| {
+        config.accounts.push(AccountConfig {
+            username: OPS.0.into(),
+            password: OPS.1.into(),
+            balance: "1.00".into(),
+            senders: vec!["Ops".into()],
+            dlr_url: String::new(),
+        });
+        config.dashboard.operators = vec![OPS.0.into()];
+    })
+    .await
+}
+
+async fn send(app: &TestApp, account: (&str, &str), to: &str, text: &str, dlr: &str) -> String {
+    app.api
+        .send_ok(
+            account,
+            Via::Post,
+            &[("to", to), ("text", text), ("dlr-url", dlr)],
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_four_counts_follow_the_messages_live_and_a_message_shows_its_receipt_and_replayed_callback()
+ {
+    let Some(browser) = browser::start().await else {
+        return;
+    };
+    let app = gateway().await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr = receiver.url("/dlr");
+    let base = app.api.base.clone();
+
+    browser.log_in(&base, ALICE).await;
+    browser.find("#count-delivered").await;
+    assert_eq!(browser.path().await, "/dashboard");
+    browser.wait_text("#count-delivered", "0").await;
+
+    // The simulated carrier's outcome follows the number's last two digits (README).
+    let script = "<script>window.pwned = 1</script><b>bold</b> & done";
+    let delivered = send(&app, ALICE, "37255500000", script, &dlr).await;
+    for (to, text) in [
+        ("37255500100", "delivered two"),
+        ("37255500200", "delivered three"),
+        ("37255500001", "undeliverable one"),
+        ("37255500101", "undeliverable two"),
+        ("37255500005", "receipt after 30 s"),
+        ("37255500003", "carrier refuses the number"),
+        ("4915112345", "no route to Germany"),
+    ] {
+        send(&app, ALICE, to, text, &dlr).await;
+    }
+    // Another account's message is not alice's to count.
+    send(&app, BOB, "37255500300", "bob's", &dlr).await;
+
+    // The page is not reloaded: the counts arrive by the overview's own refresh.
+    browser.wait_text("#count-delivered", "3").await;
+    browser.wait_text("#count-failed", "2").await;
+    browser.wait_text("#count-rejected", "2").await;
+    browser.wait_text("#count-sent", "1").await;
+    browser.wait_text("#delivery-rate", "42.9 %").await;
+    assert!(
+        browser.count(".chart rect.delivered").await >= 1,
+        "the chart draws the delivered messages"
+    );
+    let countries = browser.text(".breakdowns").await.unwrap_or_default();
+    assert!(countries.contains("EE +372"), "{countries}");
+    assert!(countries.contains("005 no destination"), "{countries}");
+    browser.screenshot("overview.png").await;
+
+    // Usable on a phone: the same page at a phone's width, nothing wider than the screen.
+    browser.resize(390, 844).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let overflow = browser
+        .run("return document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "the overview fits a 390 px screen (overflow {overflow})"
+    );
+    browser.screenshot("overview-phone.png").await;
+    browser.resize(1280, 1000).await;
+
+    // One message: its receipt as the carrier sent it, its callbacks, and the customer's text
+    // shown as text, never run as markup.
+    receiver.wait_acknowledged(&delivered, 2, PATIENCE).await;
+    browser
+        .goto(&format!("{base}/dashboard/messages/{delivered}"))
+        .await;
+    browser.wait_text("#message-status", "Delivered").await;
+    assert_eq!(browser.text("#message-text").await.as_deref(), Some(script));
+    assert_eq!(browser.count("#message-text b").await, 0);
+    assert_eq!(
+        browser.run("return typeof window.pwned").await,
+        "undefined",
+        "the customer's <script> did not run"
+    );
+    let receipt = browser.text(".ev-receipt pre.raw").await.unwrap();
+    assert!(receipt.contains("stat:DELIVRD"), "{receipt}");
+    assert!(browser.count(".ev-receipt table.tlvs tr").await > 1);
+    browser.wait_text("#callback-attempts", "2").await;
+    browser.screenshot("message.png").await;
+
+    // Replay: a new callback attempt with the current report reaches the receiver and the
+    // timeline.
+    browser.click("#replay").await;
+    browser.wait_text("#callback-attempts", "3").await;
+    assert_eq!(browser.count(".ev-replay").await, 1);
+    let calls = receiver.wait_acknowledged(&delivered, 3, PATIENCE).await;
+    assert_eq!(calls[2], support::delivered(&delivered));
+
+    browser.close().await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_every_account_and_the_carriers_and_a_customer_does_not() {
+    let Some(browser) = browser::start().await else {
+        return;
+    };
+    let app = gateway().await;
+    let receiver = CallbackReceiver::start().await;
+    let dlr = receiver.url("/dlr");
+    let base = app.api.base.clone();
+    let alice = send(&app, ALICE, "37255500000", "alice's", &dlr).await;
+    send(&app, BOB, "37255500100", "bob's", &dlr).await;
+    app.wait_settled(&alice, PATIENCE).await;
+
+    browser.log_in(&base, OPS).await;
+    browser.wait_text("#count-delivered", "2").await;
+    browser.screenshot("overview-operator.png").await;
+
+    browser.goto(&format!("{base}/dashboard/carriers")).await;
+    browser
+        .wait_text("table[data-carrier=sim] tbody tr td:nth-child(2)", "bound")
+        .await;
+    browser.screenshot("carriers.png").await;
+
+    browser
+        .goto(&format!("{base}/dashboard/account?account=bob"))
+        .await;
+    assert_eq!(browser.text("h1").await.as_deref(), Some("Account bob"));
+
+    // A customer sees only their own messages, and no carriers.
+    browser.click(".who button").await;
+    browser.find("input[name=username]").await;
+    browser.log_in(&base, BOB).await;
+    browser.wait_text("#count-delivered", "1").await;
+    assert_eq!(browser.count("nav a[href='/dashboard/carriers']").await, 0);
+    browser
+        .goto(&format!("{base}/dashboard/messages/{alice}"))
+        .await;
+    let body = browser.text("body").await.unwrap_or_default();
+    assert_eq!(body, "not found");
+
+    browser.close().await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_refused_and_a_post_without_the_csrf_token_is_refused() {
+    let Some(browser) = browser::start().await else {
+        return;
+    };
+    let app = gateway().await;
+    let base = app.api.base.clone();
+
+    browser.log_in(&base, (ALICE.0, "not-the-password")).await;
+    browser
+        .wait_text("p.error", "Wrong username or password.")
+        .await;
+    assert_eq!(browser.path().await, "/dashboard/login");
+    browser.goto(&format!("{base}/dashboard/account")).await;
+    assert_eq!(
+        browser.path().await,
+        "/dashboard/login",
+        "no session, no page"
+    );
+
+    browser.log_in(&base, ALICE).await;
+    browser.find("#count-delivered").await;
+    browser.goto(&format!("{base}/dashboard/account")).await;
+    browser.find("#balance").await;
+
+    // The same form post from the logged-in page, with the session cookie: without the token
+    // it is refused, with a forged one too, with the session's it goes through.
+    let post = |token: &str| {
+        format!(
+            "return fetch('/dashboard/account/blacklist', {{method: 'POST', \
+             headers: {{'Content-Type': 'application/x-www-form-urlencoded'{token}}}, \
+             body: 'number=%2B37255512345'}}).then(r => r.status)"
+        )
+    };
+    assert_eq!(browser.run(&post("")).await, 403);
+    assert_eq!(browser.run(&post(", 'X-CSRF-Token': 'forged'")).await, 403);
+    let store = app.store().clone();
+    let alice = store.account_by_username(ALICE.0).await.unwrap().unwrap();
+    let blacklist = herald::store::BlacklistScope::Account(alice.id);
+    assert!(store.blacklist(blacklist).await.unwrap().is_empty());
+
+    // The page's own form (htmx sends the token as a header) works.
+    browser.fill("input[name=number]", "+372 5551 2345").await;
+    browser.click("#account form.inline button").await;
+    browser.wait_text("#blacklist td", "+37255512345").await;
+    assert_eq!(
+        store.blacklist(blacklist).await.unwrap(),
+        vec!["37255512345".to_owned()]
+    );
+    browser.screenshot("account.png").await;
+
+    // Removing takes the number off again.
+    browser.goto(&format!("{base}/dashboard/account")).await;
+    browser.click("#blacklist button").await;
+    browser
+        .wait_text("p.notice", "+37255512345 is no longer blacklisted.")
+        .await;
+    assert!(store.blacklist(blacklist).await.unwrap().is_empty());
+
+    browser.close().await;
+    app.shutdown().await;
+}
