@@ -30,6 +30,7 @@ use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, SharedSto
 
 pub mod guard;
 pub mod policy;
+pub mod signature;
 pub mod url;
 
 pub use guard::{AddressPolicy, GuardedResolver};

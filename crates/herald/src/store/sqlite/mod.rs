@@ -44,9 +44,11 @@ pub use writer::CommitStats;
 
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
-    DuplicatePolicy, Event, MessageView, Millis, NewMessage, Overview, OverviewQuery, ReceiptMatch,
-    ReceiptRecord, ReplayOutcome, Result, Store, StoreError, SubmitJob, SubmitResult,
+    DuplicatePolicy, Event, MessagePage, MessageQuery, MessageView, Millis, NewMessage, Overview,
+    OverviewQuery, ReceiptMatch, ReceiptRecord, ReplayOutcome, Result, Store, StoreError, SubmitJob,
+    SubmitResult,
 };
+use crate::callbacks::signature::WebhookSecret;
 use crate::domain::MessageId;
 use crate::money::Money;
 use writer::Writer;
@@ -219,6 +221,10 @@ impl Store for SqliteStore {
         reads::history(&self.reads, id).await
     }
 
+    async fn list_messages(&self, query: MessageQuery) -> Result<MessagePage> {
+        reads::list_messages(&self.reads, &query).await
+    }
+
     async fn next_due(&self) -> Result<Option<Millis>> {
         reads::next_due(&self.reads).await
     }
@@ -262,6 +268,21 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.writer
             .run(move |conn| callbacks::replay(conn, &id, account, at))
+            .await
+    }
+
+    async fn webhook_secret(&self, account_id: i64) -> Result<String> {
+        // Drawn once, outside the work: a rerun of the batch keeps the same candidate.
+        let candidate = WebhookSecret::generate();
+        self.writer
+            .run(move |conn| accounts::webhook_secret(conn, account_id, candidate.as_str()))
+            .await
+    }
+
+    async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()> {
+        let secret = secret.to_owned();
+        self.writer
+            .run(move |conn| accounts::set_webhook_secret(conn, account_id, &secret))
             .await
     }
 }

@@ -26,6 +26,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0003_text_store.sql"),
     ),
     (
+        5,
+        "v1 api",
+        include_str!("../../../migrations/0005_v1_api.sql"),
+    ),
+    (
+        6,
+        "webhooks",
+        include_str!("../../../migrations/0006_webhooks.sql"),
+    ),
+    (
         7,
         "dashboard",
         include_str!("../../../migrations/0007_dashboard.sql"),
