@@ -27,6 +27,18 @@ async fn gateway() -> TestApp {
     .await
 }
 
+/// Waits until `css` selects exactly `n` elements.
+async fn wait_count(browser: &browser::Browser, css: &str, n: usize) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while browser.count(css).await != n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never selected {n} elements"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn send(app: &TestApp, account: (&str, &str), to: &str, text: &str, dlr: &str) -> String {
     app.api
         .send_ok(
@@ -101,8 +113,22 @@ async fn the_four_counts_follow_the_messages_live_and_a_message_shows_its_receip
     // One message: its receipt as the carrier sent it, its callbacks, and the customer's text
     // shown as text, never run as markup.
     receiver.wait_acknowledged(&delivered, 2, PATIENCE).await;
+    // The list: alice's eight messages, newest first; filtered, then searched by number.
+    browser.goto(&format!("{base}/dashboard/messages")).await;
+    browser.find("#message-list").await;
+    assert_eq!(browser.count("#message-list tbody tr").await, 8);
+    browser.screenshot("messages.png").await;
     browser
-        .goto(&format!("{base}/dashboard/messages/{delivered}"))
+        .goto(&format!("{base}/dashboard/messages?status=rejected"))
+        .await;
+    browser.find("#message-list").await;
+    assert_eq!(browser.count("#message-list tbody tr").await, 2);
+    browser.goto(&format!("{base}/dashboard/messages")).await;
+    browser.fill("input[name=q]", "+372 5550 0000").await;
+    browser.click("#messages form button[type=submit]").await;
+    wait_count(&browser, "#message-list tbody tr", 1).await;
+    browser
+        .click(&format!("#message-list tr[data-id='{delivered}'] a"))
         .await;
     browser.wait_text("#message-status", "Delivered").await;
     assert_eq!(browser.text("#message-text").await.as_deref(), Some(script));
@@ -146,6 +172,8 @@ async fn an_operator_sees_every_account_and_the_carriers_and_a_customer_does_not
     browser.log_in(&base, OPS).await;
     browser.wait_text("#count-delivered", "2").await;
     browser.screenshot("overview-operator.png").await;
+    browser.goto(&format!("{base}/dashboard/messages")).await;
+    wait_count(&browser, "#message-list tbody tr", 2).await;
 
     browser.goto(&format!("{base}/dashboard/carriers")).await;
     browser
@@ -164,6 +192,8 @@ async fn an_operator_sees_every_account_and_the_carriers_and_a_customer_does_not
     browser.log_in(&base, BOB).await;
     browser.wait_text("#count-delivered", "1").await;
     assert_eq!(browser.count("nav a[href='/dashboard/carriers']").await, 0);
+    browser.goto(&format!("{base}/dashboard/messages")).await;
+    wait_count(&browser, "#message-list tbody tr", 1).await;
     browser
         .goto(&format!("{base}/dashboard/messages/{alice}"))
         .await;

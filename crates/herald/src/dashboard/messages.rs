@@ -1,238 +1,225 @@
-//! Messages: the list (search, filters, pages) and one message with its whole timeline —
-//! accepted, each segment submitted, each receipt with its raw text and TLVs, each status change,
-//! each callback attempt — and the button that replays its callback.
+//! The messages list: newest first, filtered by status, number or sender (the search box), err
+//! code and period, a page at a time (over [`Store::list_messages`]). The first page refreshes
+//! itself while open; later pages stay put so what one reads does not move.
+//!
+//! [`Store::list_messages`]: crate::store::Store::list_messages
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
-use super::{DashboardState, PageError, Viewer, format, is_htmx, respond};
-use crate::domain::MessageId;
-use crate::store::{Event, MessageView, ReplayOutcome};
+use super::{DashboardState, PageError, Viewer, format, respond};
+use crate::domain::{MessageId, Status};
+use crate::number::Destination;
+use crate::store::{MessageCursor, MessageQuery, Millis};
 
-/// One line of the timeline.
-struct Entry {
+/// Messages on one page.
+const PAGE: u32 = 50;
+/// Characters of the text shown in the list.
+const TEXT_PREVIEW: usize = 60;
+const PERIODS: [(&str, &str, Millis); 5] = [
+    ("1h", "last hour", 3_600_000),
+    ("24h", "last 24 hours", 86_400_000),
+    ("7d", "last 7 days", 7 * 86_400_000),
+    ("30d", "last 30 days", 30 * 86_400_000),
+    ("all", "any time", 0),
+];
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    /// A number, a sender name, or a message id.
+    q: Option<String>,
+    status: Option<String>,
+    err: Option<String>,
+    period: Option<String>,
+    account: Option<String>,
+    after: Option<String>,
+}
+
+struct Line {
+    id: String,
     at: String,
-    kind: String,
-    title: String,
-    /// The event's facts as (name, value), in the order stored.
-    facts: Vec<(String, String)>,
-    /// A receipt's text exactly as the carrier sent it.
-    raw: Option<String>,
-    /// A receipt's TLVs as (tag, value hex).
-    tlvs: Vec<(String, String)>,
+    status: &'static str,
+    status_class: &'static str,
+    destination: String,
+    sender: String,
+    err: String,
+    text: String,
+    account: String,
 }
 
 #[derive(Template)]
-#[template(path = "dashboard/message.html")]
-struct MessageBody {
-    id: String,
-    status: &'static str,
-    status_class: &'static str,
-    report: String,
-    destination: String,
-    sender: String,
-    text: String,
-    carrier: String,
-    segments: u32,
-    accepted: String,
-    updated: String,
-    entries: Vec<Entry>,
-    callback_attempts: usize,
-    notice: String,
-    csrf: String,
+#[template(path = "dashboard/messages.html")]
+struct ListBody {
+    /// This page's URL, for the live refresh (first page only).
+    self_url: String,
+    live: bool,
+    q: String,
+    status: String,
+    statuses: Vec<(&'static str, &'static str)>,
+    err: String,
+    period: String,
+    periods: Vec<(&'static str, &'static str)>,
+    operator: bool,
+    account: String,
+    accounts: Vec<String>,
+    lines: Vec<Line>,
+    next_url: String,
+    first_url: String,
+    problem: String,
 }
 
-pub async fn show(
+pub async fn list(
     State(state): State<DashboardState>,
     viewer: Viewer,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
 ) -> Result<Response, PageError> {
-    let view = visible_message(&state, &viewer, &id).await?;
-    let body = body(&state, &viewer, view, String::new()).await?;
-    respond(&headers, &viewer.0, "Message", "messages", body)
-}
-
-pub async fn replay(
-    State(state): State<DashboardState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let view = visible_message(&state, &viewer, &id).await?;
-    let owner = (!viewer.0.operator).then_some(viewer.0.account_id);
-    let outcome = state
-        .store
-        .replay_callback(&view.id, owner, (state.clock)())
+    let scope = viewer
+        .scope(&state, params.account.as_deref(), true)
         .await?;
-    let notice = match outcome {
-        ReplayOutcome::Queued { .. } => {
-            state.callback_wake.notify_one();
-            "The callback is queued again with the message's current report.".to_owned()
+    let q = params.q.as_deref().unwrap_or_default().trim().to_owned();
+    // A message id in the search box opens that message.
+    if let Some(id) = MessageId::parse(&q) {
+        return Ok(Redirect::to(&format!("/dashboard/messages/{id}")).into_response());
+    }
+    let mut query = MessageQuery {
+        account_id: scope.account_id(),
+        limit: PAGE,
+        ..MessageQuery::default()
+    };
+    let mut problems = Vec::new();
+    if !q.is_empty() {
+        // What reads as a phone number is one; anything else is a sender name.
+        match Destination::parse(&q) {
+            Ok(number)
+                if q.trim_start_matches('+')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b' ') =>
+            {
+                query.destination = Some(number.digits().to_owned())
+            }
+            _ => query.sender = Some(q.clone()),
         }
-        ReplayOutcome::NoReport => "Nothing to replay: the message has no report yet.".into(),
-        ReplayOutcome::NoUrl => "Nothing to replay: the message has no callback URL.".into(),
-        ReplayOutcome::Unknown => return Err(PageError::NotFound),
-    };
-    if !is_htmx(&headers) {
-        return Ok(Redirect::to(&format!("/dashboard/messages/{}", view.id)).into_response());
     }
-    let body = body(&state, &viewer, view, notice).await?;
-    respond(&headers, &viewer.0, "Message", "messages", body)
-}
+    let status = params.status.clone().unwrap_or_default();
+    if !status.is_empty() {
+        match Status::parse(&status) {
+            Some(s) => query.status = Some(s),
+            None => problems.push(format!("no status {status:?}")),
+        }
+    }
+    let err = params.err.clone().unwrap_or_default();
+    if !err.trim().is_empty() {
+        match err.trim().parse::<u16>() {
+            Ok(code) => query.err = Some(code),
+            Err(_) => problems.push(format!("err {err:?} is not a three-digit code")),
+        }
+    }
+    let period = PERIODS
+        .iter()
+        .find(|(name, _, _)| Some(*name) == params.period.as_deref())
+        .unwrap_or(&PERIODS[1]);
+    if period.2 > 0 {
+        query.accepted_from = Some((state.clock)() - period.2);
+    }
+    query.after = params.after.as_deref().and_then(MessageCursor::decode);
 
-/// The message `id`, if it exists and the viewer may see it (its account's, or an operator).
-async fn visible_message(
-    state: &DashboardState,
-    viewer: &Viewer,
-    id: &str,
-) -> Result<MessageView, PageError> {
-    let id = MessageId::parse(id).ok_or(PageError::NotFound)?;
-    state
-        .store
-        .message(&id)
-        .await?
-        .filter(|m| viewer.0.operator || m.account_id == viewer.0.account_id)
-        .ok_or(PageError::NotFound)
-}
-
-async fn body(
-    state: &DashboardState,
-    viewer: &Viewer,
-    view: MessageView,
-    notice: String,
-) -> Result<MessageBody, PageError> {
-    let history = state.store.history(&view.id).await?;
-    let entries: Vec<Entry> = history.iter().map(entry).collect();
-    Ok(MessageBody {
-        id: view.id.to_string(),
-        status: format::status(view.status),
-        status_class: view.status.as_str(),
-        report: view
-            .report
-            .map(|r| {
-                format!(
-                    "{} {} dlr-mask {} err {}",
-                    r.status.callback_status().unwrap_or("-"),
-                    r.stat.as_str(),
-                    r.dlr_mask,
-                    r.err
-                )
-            })
-            .unwrap_or_default(),
-        destination: format!("+{}", view.destination),
-        sender: view.sender,
-        text: view.text.unwrap_or_default(),
-        carrier: view.carrier.unwrap_or_default(),
-        segments: view.segment_count,
-        accepted: format::time_ms(view.accepted_at),
-        updated: format::time_ms(view.updated_at),
-        callback_attempts: entries.iter().filter(|e| e.kind == "callback").count(),
-        entries,
-        notice,
-        csrf: viewer.0.csrf.clone(),
-    })
-}
-
-fn entry(event: &Event) -> Entry {
-    let segment = event
-        .segment
-        .map(|s| format!(" (segment {})", s + 1))
-        .unwrap_or_default();
-    let field = |name: &str| {
-        event
-            .detail
-            .get(name)
-            .map(value_text)
-            .filter(|v| !v.is_empty())
-    };
-    let title = match event.kind.as_str() {
-        "accepted" => "Accepted".to_owned(),
-        "submit" => format!(
-            "Submitted to {}{segment}",
-            field("carrier").unwrap_or_default()
-        ),
-        "receipt" => format!(
-            "Receipt {}{segment}",
-            field("stat_word").unwrap_or_else(|| "without stat".into())
-        ),
-        "status" => format!(
-            "Status {} ({})",
-            field("status").unwrap_or_default().to_uppercase(),
-            field("stat").unwrap_or_default()
-        ),
-        "callback" => format!(
-            "Callback attempt: {}",
-            field("http_status")
-                .map(|s| format!("HTTP {s}"))
-                .or_else(|| field("error"))
-                .unwrap_or_else(|| "no answer".into())
-        ),
-        "replay" => "Callback replayed".to_owned(),
-        "charge" => "Charged".to_owned(),
-        "refund" => "Refunded".to_owned(),
-        "rule" => "Refused by a rule".to_owned(),
-        "expired" => "Expired".to_owned(),
-        "cancelled" => "Cancelled".to_owned(),
-        other => other.to_owned(),
-    };
-    let facts = event
-        .detail
-        .as_object()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter(|(name, _)| !matches!(name.as_str(), "raw_text" | "tlvs"))
-                .map(|(name, value)| (name.clone(), fact_text(name, value)))
-                .filter(|(_, value)| !value.is_empty())
-                .collect()
+    let page = state.store.list_messages(query).await?;
+    let names: std::collections::HashMap<i64, String> = scope
+        .accounts
+        .iter()
+        .map(|a| (a.id, a.record.username.clone()))
+        .collect();
+    let lines = page
+        .messages
+        .into_iter()
+        .map(|m| Line {
+            id: m.id.to_string(),
+            at: format::time(m.accepted_at),
+            status: format::status(m.status),
+            status_class: m.status.as_str(),
+            destination: format!("+{}", m.destination),
+            sender: m.sender,
+            err: m
+                .report
+                .filter(|r| r.err.0 != 0)
+                .map(|r| r.err.to_string())
+                .unwrap_or_default(),
+            text: preview(m.text.as_deref().unwrap_or_default()),
+            account: names.get(&m.account_id).cloned().unwrap_or_default(),
         })
-        .unwrap_or_default();
-    let tlvs = event
-        .detail
-        .get("tlvs")
-        .and_then(|t| t.as_array())
-        .map(|tlvs| tlvs.iter().filter_map(tlv).collect())
-        .unwrap_or_default();
-    Entry {
-        at: format::time_ms(event.at),
-        kind: event.kind.clone(),
-        title,
-        facts,
-        raw: event
-            .detail
-            .get("raw_text")
-            .and_then(|r| r.as_str())
-            .map(str::to_owned),
-        tlvs,
-    }
-}
+        .collect();
 
-/// A TLV as stored: `[tag, "hex"]` (or `{"tag", "value"}`), shown as (`0x001e`, hex).
-fn tlv(value: &serde_json::Value) -> Option<(String, String)> {
-    let (tag, hex) = match value {
-        serde_json::Value::Array(pair) => (pair.first()?, pair.get(1)?),
-        serde_json::Value::Object(o) => (o.get("tag")?, o.get("value")?),
-        _ => return None,
+    let filters = Filters {
+        q: &q,
+        status: &status,
+        err: &err,
+        period: period.0,
+        account: &scope.account_name(),
     };
-    Some((format!("0x{:04x}", tag.as_u64()?), value_text(hex)))
+    let body = ListBody {
+        self_url: filters.url(None),
+        live: params.after.is_none(),
+        next_url: page
+            .next
+            .map(|cursor| filters.url(Some(cursor)))
+            .unwrap_or_default(),
+        first_url: filters.url(None),
+        q: q.clone(),
+        status,
+        statuses: Status::ALL
+            .iter()
+            .map(|s| (s.as_str(), format::status(*s)))
+            .collect(),
+        err,
+        period: period.0.to_owned(),
+        periods: PERIODS.iter().map(|(n, l, _)| (*n, *l)).collect(),
+        operator: viewer.0.operator,
+        account: scope.account_name(),
+        accounts: scope.usernames(),
+        lines,
+        problem: problems.join("; "),
+    };
+    respond(&headers, &viewer.0, "Messages", "messages", body)
 }
 
-/// Times are stored as epoch milliseconds; they read as UTC times.
-fn fact_text(name: &str, value: &serde_json::Value) -> String {
-    let is_time = name.ends_with("_at") || matches!(name, "not_before" | "valid_until");
-    match value.as_i64() {
-        Some(at) if is_time => format::time_ms(at),
-        _ => value_text(value),
+/// The list's filters, for the links that keep them.
+struct Filters<'a> {
+    q: &'a str,
+    status: &'a str,
+    err: &'a str,
+    period: &'a str,
+    account: &'a str,
+}
+
+impl Filters<'_> {
+    fn url(&self, after: Option<MessageCursor>) -> String {
+        let mut url = format!("/dashboard/messages?period={}", self.period);
+        for (name, value) in [
+            ("q", self.q),
+            ("status", self.status),
+            ("err", self.err),
+            ("account", self.account),
+        ] {
+            if !value.is_empty() {
+                url.push_str(&format!("&{name}={}", format::query_value(value)));
+            }
+        }
+        if let Some(after) = after {
+            url.push_str(&format!("&after={}", after.encode()));
+        }
+        url
     }
 }
 
-fn value_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
+fn preview(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars.by_ref().take(TEXT_PREVIEW).collect();
+    if chars.next().is_some() {
+        out.push('…');
     }
+    out
 }

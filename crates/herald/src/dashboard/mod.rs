@@ -6,7 +6,7 @@
 //! forms. A handler answers an htmx request (`HX-Request`) with its page's fragment and any other
 //! with the whole page, so every page also works without JavaScript.
 //!
-//! One module per page: `overview`, `messages` (the list and one message), `carriers`,
+//! One module per page: `overview`, `messages` (the list), `message` (one message), `carriers`,
 //! `account`; `login` and `session` (who is looking), `assets`, `format` (how values read).
 //!
 //! Architecture Invariant: the dashboard reads and changes state only through the [`Store`]
@@ -39,6 +39,7 @@ mod assets;
 mod carriers;
 mod format;
 mod login;
+mod message;
 mod messages;
 mod overview;
 pub mod session;
@@ -92,8 +93,9 @@ pub fn router(state: DashboardState) -> Router {
         .route("/dashboard/", get(overview::page))
         .route("/dashboard/login", get(login::form).post(login::submit))
         .route("/dashboard/logout", post(login::logout))
-        .route("/dashboard/messages/{id}", get(messages::show))
-        .route("/dashboard/messages/{id}/replay", post(messages::replay))
+        .route("/dashboard/messages", get(messages::list))
+        .route("/dashboard/messages/{id}", get(message::show))
+        .route("/dashboard/messages/{id}/replay", post(message::replay))
         .route("/dashboard/carriers", get(carriers::page))
         .route("/dashboard/account", get(account::page))
         .route("/dashboard/account/blacklist", post(account::blacklist_add))

@@ -45,8 +45,8 @@ pub use writer::CommitStats;
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
     DuplicatePolicy, Event, MessagePage, MessageQuery, MessageView, Millis, NewMessage, Overview,
-    OverviewQuery, ReceiptMatch, ReceiptRecord, ReplayOutcome, Result, Store, StoreError, SubmitJob,
-    SubmitResult,
+    OverviewQuery, ReceiptMatch, ReceiptRecord, ReplayOutcome, Result, Store, StoreError,
+    SubmitJob, SubmitResult,
 };
 use crate::callbacks::signature::WebhookSecret;
 use crate::domain::MessageId;
