@@ -210,7 +210,7 @@ impl RunningApp {
         // Give the supervisors a moment to exchange unbind / unbind_resp.
         for link in self.carriers.values() {
             for _ in 0..50 {
-                if link.status().iter().all(|b| {
+                if link.stats().binds.iter().all(|b| {
                     matches!(
                         b.state,
                         crate::carrier::BindState::ShutDown | crate::carrier::BindState::Stopped
