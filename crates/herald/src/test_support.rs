@@ -13,7 +13,7 @@ use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
     CancelOutcome, Event, MessageCursor, MessagePage, MessageQuery, MessageView, Millis,
     NewMessage, Overview, OverviewQuery, ReceiptMatch, ReceiptRecord, ReplayOutcome, Result,
-    StatusCounts, Store, StoreError, SubmitJob, SubmitResult,
+    StatusCounts, Store, StoreError, SubmitJob, SubmitResult, WebhookJob,
 };
 
 #[derive(Default)]
@@ -69,6 +69,29 @@ impl MemoryStore {
         report: Report,
         due: Millis,
     ) -> i64 {
+        self.push(message_id, url, report, due, None)
+    }
+
+    /// Enqueues a JSON webhook due at `due`; returns its job id.
+    pub fn push_webhook(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: WebhookJob,
+    ) -> i64 {
+        self.push(message_id, url, report, due, Some(webhook))
+    }
+
+    fn push(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: Option<WebhookJob>,
+    ) -> i64 {
         let mut inner = self.lock();
         let id = inner.callbacks.len() as i64 + 1;
         inner.callbacks.push(QueuedCallback {
@@ -78,6 +101,7 @@ impl MemoryStore {
                 url: url.to_owned(),
                 report,
                 attempts: 0,
+                webhook,
             },
             due,
             leased_until: 0,
@@ -162,6 +186,7 @@ impl Store for MemoryStore {
             updated_at: message.accepted_at,
             not_before: message.not_before,
             priority: message.priority,
+            price: message.price.clone(),
             callback_format: message.callback_format,
             omnimessage_id: message.omnimessage_id.clone(),
         };
@@ -182,6 +207,20 @@ impl Store for MemoryStore {
     }
 
     async fn record_submit(&self, _: SubmitResult) -> Result<()> {
+        Ok(())
+    }
+
+    async fn claim_whole_messages(
+        &self,
+        _: &str,
+        _: Millis,
+        _: usize,
+        _: Duration,
+    ) -> Result<Vec<SubmitJob>> {
+        Ok(Vec::new())
+    }
+
+    async fn record_joint_submit(&self, _: Vec<SubmitResult>) -> Result<()> {
         Ok(())
     }
 
@@ -412,6 +451,8 @@ impl Store for MemoryStore {
                 url,
                 report,
                 attempts: 0,
+                // The in-memory store keeps no callback format: replays are query GETs.
+                webhook: None,
             },
             due: at,
             leased_until: 0,

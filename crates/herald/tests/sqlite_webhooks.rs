@@ -4,9 +4,12 @@
 use std::time::Duration;
 
 use herald::callbacks::signature::WebhookSecret;
-use herald::domain::MessageId;
+use herald::domain::{ErrCode, MessageId, Report};
 use herald::store::sqlite::SqliteStore;
-use herald::store::{AccountRecord, CallbackFormat, Millis, NewMessage, NewSegment, Store};
+use herald::store::{
+    AccountRecord, CallbackAttempt, CallbackFormat, CallbackNext, Millis, NewMessage, NewSegment,
+    Store,
+};
 use tempfile::TempDir;
 
 const T0: Millis = 1_700_000_000_000;
@@ -120,4 +123,60 @@ async fn a_configured_webhook_secret_replaces_the_generated_one() {
             .is_err(),
         "no such account"
     );
+}
+
+#[tokio::test]
+async fn a_claimed_json_callback_brings_its_body_facts_and_the_accounts_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&url(&dir)).await.unwrap();
+    let shop = account(&store, "shop").await;
+    // Refused at acceptance, so its callback is queued at once.
+    let mut json = message(shop, CallbackFormat::Json, Some("omni-1"));
+    json.rejection = Some(Report::rejected_by_rule(ErrCode::BLACKLISTED));
+    let mut query = message(shop, CallbackFormat::Query, None);
+    query.rejection = json.rejection;
+    store.accept(json.clone()).await.unwrap();
+    store.accept(query.clone()).await.unwrap();
+
+    let jobs = store
+        .claim_callbacks(T0, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let json_job = jobs.iter().find(|j| j.message_id == json.id).unwrap();
+    let query_job = jobs.iter().find(|j| j.message_id == query.id).unwrap();
+    assert_eq!(query_job.webhook, None);
+    let webhook = json_job.webhook.clone().expect("a JSON webhook");
+    assert_eq!(webhook.omnimessage_id.as_deref(), Some("omni-1"));
+    assert_eq!(webhook.destination, "37255500000");
+    assert_eq!(webhook.sender, "Shop");
+    assert_eq!(webhook.part_price.as_deref(), Some("0.05"));
+    assert_eq!(webhook.parts_count, 1);
+    assert_eq!(webhook.changed_at, T0);
+    assert!(webhook.id.contains(json.id.as_str()));
+    // The account had no secret yet: the claim gave it one, the one the store now shows.
+    assert_eq!(
+        webhook.secret.as_str(),
+        store.webhook_secret(shop).await.unwrap()
+    );
+
+    store
+        .record_callback_attempt(CallbackAttempt {
+            job_id: json_job.id,
+            at: T0 + 5,
+            url: json_job.url.clone(),
+            http_status: Some(204),
+            error: None,
+            duration_ms: 3,
+            next: CallbackNext::Done,
+        })
+        .await
+        .unwrap();
+    let history = store.history(&json.id).await.unwrap();
+    let attempt = history.iter().find(|e| e.kind == "callback").unwrap();
+    assert_eq!(attempt.at, T0 + 5);
+    assert_eq!(attempt.detail["format"], "json");
+    assert_eq!(attempt.detail["webhook_id"], webhook.id.as_str());
+    assert_eq!(attempt.detail["http_status"], 204);
+    assert_eq!(attempt.detail["url"], "https://customer.example/hook");
 }

@@ -173,6 +173,10 @@ async fn an_omnimessage_is_accepted_and_its_status_follows_the_carrier_to_delive
     assert_eq!(status["err"], 0);
     assert_eq!(status["error"], Value::Null);
     assert!(status["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        status["price_info"],
+        json!({ "part_price": "0.05", "parts_count": 1, "total_price": "0.05" })
+    );
 
     // Another account cannot see it.
     let hidden = v1.call(Method::GET, &path, BOB, None).await;
@@ -200,6 +204,10 @@ async fn a_rule_refusing_the_message_is_a_rejected_status_not_an_api_error() {
     assert_eq!(status["status"], "REJECTD");
     assert_eq!(status["err"], 5);
     assert!(status["error"].as_str().unwrap().contains("destination"));
+    assert!(
+        status.get("price_info").is_none(),
+        "a Rejected message costs nothing"
+    );
     app.shutdown().await;
 }
 

@@ -80,6 +80,10 @@ async fn the_published_python_client_sends_reads_status_cancels_and_manages_the_
     assert_eq!(last["channel"], "sms");
     assert_eq!(last["message_id"], omni);
     assert!(last["timestamp"].is_string());
+    assert_eq!(
+        last["price_info"],
+        json!({ "part_price": "0.05", "parts_count": 1, "total_price": "0.05" })
+    );
     assert_eq!(seen["report_to"], "+37255500000");
     assert_eq!(seen["report_omnimessage_id"], omni);
     // Herald has it, high priority, to be reported by JSON webhook.

@@ -436,6 +436,13 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_text_api_asks_for_query_string_callbacks() {
+        let m = message("to=37255500000&text=hi&dlr-url=https%3A%2F%2Fexample.com%2Fdlr");
+        assert_eq!(m.callback_format, CallbackFormat::Query);
+        assert_eq!(m.omnimessage_id, None);
+    }
+
+    #[test]
     fn a_number_is_parsed_and_anything_else_is_kept_shortened_for_the_customer() {
         let To::Number(number) = To::parse("+372 5555 5555") else {
             panic!("a number")

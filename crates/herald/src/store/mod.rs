@@ -299,6 +299,27 @@ pub struct CallbackJob {
     pub url: String,
     pub report: Report,
     pub attempts: u32,
+    /// Set for a message accepted with [`CallbackFormat::Json`]: what its JSON webhook says
+    /// beyond the report. None: the query-string GET.
+    pub webhook: Option<WebhookJob>,
+}
+
+/// What a JSON webhook needs beyond the report, read with the claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookJob {
+    /// `webhook-id`: the same on every retry of this status change.
+    pub id: String,
+    pub omnimessage_id: Option<String>,
+    /// E.164 digits without `+` (or what the customer wrote, when it was no number).
+    pub destination: String,
+    pub sender: String,
+    /// The route's price per part, decimal string; None when no route served it.
+    pub part_price: Option<String>,
+    pub parts_count: u32,
+    /// When the status changed.
+    pub changed_at: Millis,
+    /// The account's secret at the time of the claim.
+    pub secret: crate::callbacks::signature::WebhookSecret,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -341,6 +362,8 @@ pub struct MessageView {
     /// When it may be submitted (later than `accepted_at` for a scheduled message).
     pub not_before: Millis,
     pub priority: Priority,
+    /// Price per segment on its route (decimal string); None when it was never routed.
+    pub price: Option<String>,
     /// How its callbacks are delivered.
     pub callback_format: CallbackFormat,
     /// The omnimessage it belongs to, if any.
@@ -564,6 +587,24 @@ pub trait Store: Send + Sync + 'static {
     /// Records a submission's outcome, moves the message, enqueues its callback, and applies any
     /// receipt that arrived before this response.
     async fn record_submit(&self, result: SubmitResult) -> Result<()>;
+
+    /// [`Store::claim_submissions`] for a carrier that takes a long message as one `submit_sm`
+    /// (`concatenation = "payload"`): a message is claimed whole, every due segment of it, even
+    /// past `limit`, never half of it. Charged as any claim is.
+    async fn claim_whole_messages(
+        &self,
+        carrier: &str,
+        now: Millis,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<SubmitJob>>;
+
+    /// Records the outcome of one `submit_sm` that carried segments of one message together:
+    /// one result per segment, all with the same message, carrier, outcome and time, in one
+    /// transaction. Accepted, every segment gets the carrier's one id, and a receipt for it
+    /// (also one that came before the response) applies to all of them; any other outcome
+    /// applies to each, so a retry requeues them together and an unknown outcome marks them all.
+    async fn record_joint_submit(&self, results: Vec<SubmitResult>) -> Result<()>;
 
     /// Records a receipt and applies it to the segment with that (carrier, normalised id).
     async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch>;

@@ -91,6 +91,7 @@ def main():
                         "channel": result.channel.value,
                         "message_id": result.message_id,
                         "timestamp": result.timestamp.isoformat() if result.timestamp else None,
+                        "price_info": result.price_info.to_dict() if result.price_info else None,
                     }
                 )
             if status in FINAL:

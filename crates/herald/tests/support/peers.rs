@@ -1,5 +1,5 @@
-//! Finding the independent peers the tests drive (installed by `.ci/peers`): SMPP peers, and the
-//! published HTTP client of the `/v1` API. A missing peer
+//! Finding the independent peers the tests drive (installed by `.ci/peers`): SMPP peers, the
+//! published HTTP client of the `/v1` API, and a webhook verifier. A missing peer
 //! fails the test with the command that installs it: CI installs them, so a skip would hide a
 //! broken setup.
 

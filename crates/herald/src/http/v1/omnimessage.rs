@@ -30,8 +30,9 @@ use crate::domain::{ErrCode, MessageId, Status};
 use crate::http::ApiState;
 use crate::http::RouteTable;
 use crate::http::send_sms::{self, Content, ParamProblem, SendRequest, To};
+use crate::money::Money;
 use crate::store::{
-    Account, CallbackFormat, CancelOutcome, Millis, NewMessage, Priority, TextStore,
+    Account, CallbackFormat, CancelOutcome, MessageView, Millis, NewMessage, Priority, TextStore,
 };
 
 /// Omnimessages one bulk request may carry.
@@ -408,6 +409,29 @@ struct DeliveryResult {
     error: Option<&'static str>,
     /// When the message last changed.
     timestamp: String,
+    /// What it costs: absent for a Rejected message (which costs nothing) or one never routed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_info: Option<PriceInfo>,
+}
+
+#[derive(Debug, Serialize)]
+struct PriceInfo {
+    part_price: String,
+    parts_count: u32,
+    total_price: String,
+}
+
+/// The message's price: its route's price per segment, times its segments.
+fn price_info(view: &MessageView) -> Option<PriceInfo> {
+    if view.status == Status::Rejected {
+        return None;
+    }
+    let part = Money::parse(view.price.as_deref()?).ok()?;
+    Some(PriceInfo {
+        part_price: part.to_string(),
+        parts_count: view.segment_count,
+        total_price: part.times(view.segment_count)?.to_string(),
+    })
 }
 
 async fn get_omnimessage_status(
@@ -428,6 +452,7 @@ async fn get_omnimessage_status(
             err: view.report.map(|r| r.err.0),
             error: view.report.and_then(|r| error_text(r.err)),
             timestamp: time::format(view.updated_at),
+            price_info: price_info(&view),
         }],
     }))
 }

@@ -13,7 +13,7 @@ use crate::store::{
 macro_rules! view_columns {
     () => {
         "rowid, id, account_id, destination, sender, text, status, stat, dlr_mask, err, carrier,
-         segment_count, accepted_at, updated_at, not_before, priority, callback_format,
+         segment_count, accepted_at, updated_at, not_before, priority, price, callback_format,
          omnimessage_id"
     };
 }
@@ -49,6 +49,7 @@ fn view(row: &SqliteRow) -> Result<MessageView> {
         not_before: row.try_get("not_before")?,
         priority: Priority::from_rank(priority)
             .ok_or_else(|| codec::corrupt(format!("priority {priority}")))?,
+        price: row.try_get("price")?,
         callback_format: codec::callback_format(&row.try_get::<String, _>("callback_format")?)?,
         omnimessage_id: row.try_get("omnimessage_id")?,
     })
