@@ -19,13 +19,17 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::AllowLists;
 use crate::accounts::{Authenticator, sync_accounts};
 use crate::callbacks::CallbackWorker;
-use crate::carrier::{Backoff, BindMode, CarrierLink, LinkConfig};
+use crate::carrier::{Backoff, BindMode, CarrierLink, CarrierStats, LinkConfig};
 use crate::clock::system_clock;
 use crate::config::{self, CarrierConfig, Config};
 use crate::dashboard::DashboardState;
+use crate::http::edge::{Edge, Operator};
+use crate::http::rate_limit::RateLimit;
 use crate::http::{ApiDefaults, ApiState};
+use crate::metrics::Metrics;
 use crate::pipeline::{self, PipelineConfig, Submitter, Wakers};
 use crate::routing::Routes;
 use crate::simulator::{self, SimConfig};
@@ -39,6 +43,8 @@ pub struct RunningApp {
     pub simulator_addr: Option<SocketAddr>,
     pub store: SharedStore,
     pub carriers: HashMap<String, CarrierLink>,
+    /// This gateway's metrics (what `/metrics` serves).
+    pub metrics: Arc<Metrics>,
     intake: CancellationToken,
     links: CancellationToken,
     simulator: CancellationToken,
@@ -126,8 +132,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         carriers.insert(carrier.name.clone(), link);
     }
     drop(deliveries_tx);
+    let metrics = Arc::new(Metrics::new(
+        config
+            .carriers
+            .iter()
+            .filter_map(|c| carriers.get(&c.name).cloned())
+            .collect(),
+    ));
 
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(pipeline::ingest_deliveries(
             store.clone(),
             wakers.clone(),
@@ -141,8 +154,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             intake.clone(),
         )),
     ];
-    let callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
+    let mut callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
         .context("building the callback HTTP client")?;
+    callbacks.metrics = metrics.clone();
     let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 
     let auth = Arc::new(Authenticator::new(store.clone()));
@@ -166,16 +180,44 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             validity_minutes: config.pipeline.default_validity_minutes,
         },
         clock: system_clock(),
+        allow_lists: Arc::new(AllowLists::from_config(&config.accounts)),
     };
     let listener = TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("HTTP API cannot listen on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let router = crate::http::router(api).merge(crate::dashboard::router(dashboard));
+    let rate_limit = RateLimit::from_config(&config.http).map(Arc::new);
+    if let Some(limit) = &rate_limit {
+        // Ends with the API: `links` is cancelled after the HTTP server has stopped.
+        background.push(tokio::spawn(
+            limit
+                .clone()
+                .sweep_every(Duration::from_secs(1), links.clone()),
+        ));
+    }
+    let router = crate::http::edge::protect(
+        crate::http::router(api)
+            .merge(crate::http::edge::operator_routes(Operator {
+                store: store.clone(),
+                metrics: metrics.clone(),
+                carriers: config.carriers.len(),
+            }))
+            // The dashboard's pages sit beside the API, not in its route table: they are not
+            // API and stay out of the OpenAPI document. The client protection covers them too.
+            .merge(crate::dashboard::router(dashboard)),
+        Edge {
+            trusted_proxies: config.http.trusted_proxies.clone(),
+            rate_limit,
+            metrics: metrics.clone(),
+        },
+    );
     let http_token = intake.clone();
     let http = tokio::spawn(async move {
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { http_token.cancelled().await });
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_token.cancelled().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
@@ -187,6 +229,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         simulator_addr,
         store,
         carriers,
+        metrics,
         intake,
         links,
         simulator: simulator_token,
@@ -227,6 +270,14 @@ impl RunningApp {
         for b in self.background {
             b.abort();
         }
+    }
+
+    /// Every carrier's [`CarrierStats`] now, sorted by name (lock-free; cheap enough per page
+    /// view or scrape).
+    pub fn carrier_stats(&self) -> Vec<CarrierStats> {
+        let mut stats: Vec<CarrierStats> = self.carriers.values().map(|c| c.stats()).collect();
+        stats.sort_by(|a, b| a.name.cmp(&b.name));
+        stats
     }
 
     /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.

@@ -14,7 +14,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-
 use herald_smpp::session::{BindKind, Incoming, Request, Session, SessionConfig, SessionHandle};
 use rusmpp::pdus::SubmitSm;
 use rusmpp::{Command, Pdu};

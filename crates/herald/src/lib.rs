@@ -25,6 +25,7 @@
 //!   number (the table is in [`simulator::script`]).
 //! - [`clock`]: the source of "now", replaceable in tests.
 
+pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod callbacks;
@@ -36,6 +37,7 @@ pub mod config;
 pub mod dashboard;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod money;
 pub mod number;
 pub mod pipeline;

@@ -21,6 +21,8 @@ async fn gateway() -> TestApp {
             balance: "1.00".into(),
             senders: vec!["Ops".into()],
             dlr_url: String::new(),
+            allowed_ips: Vec::new(),
+            webhook_secret: None,
         });
         config.dashboard.operators = vec![OPS.0.into()];
     })
@@ -179,6 +181,25 @@ async fn an_operator_sees_every_account_and_the_carriers_and_a_customer_does_not
     browser
         .wait_text("table[data-carrier=sim] tbody tr td:nth-child(2)", "bound")
         .await;
+    // Both messages were submitted to the carrier and both receipts came back; the window is
+    // shown as in use out of its size, and the rates are figures once the page has refreshed.
+    browser
+        .wait_text(".rates[data-carrier=sim] [data-total=submits]", "2")
+        .await;
+    browser
+        .wait_text(".rates[data-carrier=sim] [data-total=receipts]", "2")
+        .await;
+    let window = browser
+        .text("table[data-carrier=sim] tbody tr td:nth-child(4)")
+        .await
+        .unwrap_or_default();
+    assert!(
+        window.starts_with("0 / ") && window.len() > 4,
+        "the window in use: {window}"
+    );
+    browser
+        .wait_text(".rates[data-carrier=sim] [data-rate=submits]", "0.0")
+        .await;
     browser.screenshot("carriers.png").await;
 
     browser
@@ -228,6 +249,16 @@ async fn a_wrong_password_is_refused_and_a_post_without_the_csrf_token_is_refuse
     browser.find("#count-delivered").await;
     browser.goto(&format!("{base}/dashboard/account")).await;
     browser.find("#balance").await;
+    // The webhook secret shown is the one the account's JSON webhooks are signed with.
+    let secret = browser
+        .run("return document.querySelector('#webhook-secret').textContent")
+        .await;
+    let store = app.store().clone();
+    let alice = store.account_by_username(ALICE.0).await.unwrap().unwrap();
+    assert_eq!(
+        secret,
+        store.webhook_secret(alice.id).await.unwrap().as_str()
+    );
 
     // The same form post from the logged-in page, with the session cookie: without the token
     // it is refused, with a forged one too, with the session's it goes through.
@@ -240,8 +271,6 @@ async fn a_wrong_password_is_refused_and_a_post_without_the_csrf_token_is_refuse
     };
     assert_eq!(browser.run(&post("")).await, 403);
     assert_eq!(browser.run(&post(", 'X-CSRF-Token': 'forged'")).await, 403);
-    let store = app.store().clone();
-    let alice = store.account_by_username(ALICE.0).await.unwrap().unwrap();
     let blacklist = herald::store::BlacklistScope::Account(alice.id);
     assert!(store.blacklist(blacklist).await.unwrap().is_empty());
 

@@ -1,5 +1,6 @@
-//! The account page: balance, sender names, the callback URL, and the account's blacklist, to
-//! which numbers can be added and from which they can be removed. Operators choose the account.
+//! The account page: balance, sender names, the callback URL, the webhook secret, and the
+//! account's blacklist, to which numbers can be added and from which they can be removed.
+//! Operators choose the account.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -27,6 +28,8 @@ struct AccountBody {
     balance: String,
     senders: Vec<String>,
     dlr_url: String,
+    /// What the account's JSON webhooks are signed with (the store makes one on first ask).
+    webhook_secret: String,
     blacklist: Vec<String>,
     /// What the last blacklist change did, or why it was refused.
     notice: String,
@@ -122,6 +125,7 @@ async fn body(
 ) -> Result<AccountBody, PageError> {
     let account = selected(scope)?;
     let balance = state.store.balance(account.id).await?;
+    let webhook_secret = state.store.webhook_secret(account.id).await?;
     let blacklist = state
         .store
         .blacklist(BlacklistScope::Account(account.id))
@@ -136,6 +140,7 @@ async fn body(
         balance: balance.to_string(),
         senders: account.record.senders.clone(),
         dlr_url: account.record.dlr_url.clone().unwrap_or_default(),
+        webhook_secret,
         blacklist,
         notice,
         refused,

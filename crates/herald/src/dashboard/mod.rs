@@ -60,6 +60,8 @@ pub struct DashboardState {
     /// Usernames of the operator accounts.
     pub operators: Arc<HashSet<String>>,
     pub carriers: Arc<BTreeMap<String, CarrierLink>>,
+    /// The carriers page's previous counters, for its rates.
+    pub rates: Arc<carriers::Rates>,
     /// Woken when a replayed callback is queued.
     pub callback_wake: Arc<Notify>,
     pub clock: Clock,
@@ -80,6 +82,7 @@ impl DashboardState {
             sessions: Arc::new(Sessions::new(SESSION_IDLE)),
             operators: Arc::new(operators.into_iter().collect()),
             carriers: Arc::new(carriers.into_iter().collect()),
+            rates: Arc::default(),
             callback_wake,
             clock,
         }

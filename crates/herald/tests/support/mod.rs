@@ -479,6 +479,16 @@ impl TestApp {
         self.app.as_ref().expect("running")
     }
 
+    /// Every carrier's stats, as a dashboard reads them.
+    pub fn carrier_stats(&self) -> Vec<herald::carrier::CarrierStats> {
+        self.running().carrier_stats()
+    }
+
+    /// The link to carrier `name`.
+    pub fn carrier(&self, name: &str) -> herald::carrier::CarrierLink {
+        self.running().carriers[name].clone()
+    }
+
     /// The gateway's store, for what the API does not show (stored numbers, store-driven
     /// events such as expiry).
     pub fn store(&self) -> &herald::store::SharedStore {
