@@ -160,7 +160,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 
     let auth = Arc::new(Authenticator::new(store.clone()));
-    let dashboard = DashboardState::new(
+    let mut dashboard = DashboardState::new(
         store.clone(),
         auth.clone(),
         config.dashboard.operators.iter().cloned(),
@@ -170,6 +170,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         wakers.callbacks.clone(),
         system_clock(),
     );
+    let allow_lists = Arc::new(AllowLists::from_config(&config.accounts));
+    dashboard.allow_lists = allow_lists.clone();
     let api = ApiState {
         store: store.clone(),
         routes: Arc::new(Routes::from_config(&config.routes)),
@@ -180,7 +182,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             validity_minutes: config.pipeline.default_validity_minutes,
         },
         clock: system_clock(),
-        allow_lists: Arc::new(AllowLists::from_config(&config.accounts)),
+        allow_lists,
     };
     let listener = TcpListener::bind(config.http.listen)
         .await

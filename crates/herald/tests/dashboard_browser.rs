@@ -295,3 +295,59 @@ async fn a_wrong_password_is_refused_and_a_post_without_the_csrf_token_is_refuse
     browser.close().await;
     app.shutdown().await;
 }
+
+/// The login form posted over plain HTTP (no browser needed): an account with `allowed_ips` is
+/// refused from elsewhere once its password is right, and let in from an allowed address.
+#[tokio::test]
+async fn an_account_may_log_in_to_the_dashboard_only_from_its_allowed_addresses() {
+    let app = spawn_app(|config: &mut Config| {
+        for (name, network) in [("far", "192.0.2.0/24"), ("near", "127.0.0.1/32")] {
+            config.accounts.push(AccountConfig {
+                username: name.into(),
+                password: "pass-word".into(),
+                balance: "1.00".into(),
+                senders: Vec::new(),
+                dlr_url: String::new(),
+                allowed_ips: vec![network.parse().unwrap()],
+                webhook_secret: None,
+            });
+        }
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |username: &'static str, password: &'static str| {
+        client
+            .post(format!("{}/dashboard/login", app.api.base))
+            .form(&[("username", username), ("password", password)])
+            .send()
+    };
+
+    let wrong = login("far", "not-it").await.unwrap();
+    assert_eq!(wrong.status(), 401, "a wrong password says only that");
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password.")
+    );
+
+    let far = login("far", "pass-word").await.unwrap();
+    assert_eq!(far.status(), 403);
+    assert!(far.headers().get("set-cookie").is_none(), "no session");
+    assert!(
+        far.text()
+            .await
+            .unwrap()
+            .contains("This account may not be used from your address.")
+    );
+
+    let near = login("near", "pass-word").await.unwrap();
+    assert_eq!(near.status(), 303);
+    assert!(near.headers().get("set-cookie").is_some(), "a session");
+
+    app.shutdown().await;
+}

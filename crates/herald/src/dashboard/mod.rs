@@ -29,6 +29,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tokio::sync::Notify;
 
+use crate::access::AllowLists;
 use crate::accounts::Authenticator;
 use crate::carrier::CarrierLink;
 use crate::clock::Clock;
@@ -65,6 +66,8 @@ pub struct DashboardState {
     /// Woken when a replayed callback is queued.
     pub callback_wake: Arc<Notify>,
     pub clock: Clock,
+    /// The accounts' `allowed_ips`, checked at login as the APIs check them per request.
+    pub allow_lists: Arc<AllowLists>,
 }
 
 impl DashboardState {
@@ -85,6 +88,7 @@ impl DashboardState {
             rates: Arc::default(),
             callback_wake,
             clock,
+            allow_lists: Arc::default(),
         }
     }
 }
