@@ -26,7 +26,7 @@ use crate::carrier::{Backoff, BindMode, CarrierLink, CarrierStats, LinkConfig};
 use crate::clock::system_clock;
 use crate::config::{self, CarrierConfig, Config};
 use crate::dashboard::DashboardState;
-use crate::http::edge::{Edge, Operator};
+use crate::http::edge::Edge;
 use crate::http::rate_limit::RateLimit;
 use crate::http::{ApiDefaults, ApiState};
 use crate::metrics::Metrics;
@@ -183,6 +183,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         },
         clock: system_clock(),
         allow_lists,
+        metrics: metrics.clone(),
     };
     let listener = TcpListener::bind(config.http.listen)
         .await
@@ -199,11 +200,6 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     }
     let router = crate::http::edge::protect(
         crate::http::router(api)
-            .merge(crate::http::edge::operator_routes(Operator {
-                store: store.clone(),
-                metrics: metrics.clone(),
-                carriers: config.carriers.len(),
-            }))
             // The dashboard's pages sit beside the API, not in its route table: they are not
             // API and stay out of the OpenAPI document. The client protection covers them too.
             .merge(crate::dashboard::router(dashboard)),

@@ -175,3 +175,35 @@ async fn behind_a_trusted_proxy_the_allow_list_sees_the_forwarded_client() {
     assert_eq!(balance(base, BOB, None).await.2, "ERROR 103");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_v1_api_answers_403_to_an_address_not_on_the_allow_list() {
+    let app = spawn_app(|c| {
+        for a in c.accounts.iter_mut().filter(|a| a.username == BOB.0) {
+            a.allowed_ips = vec!["203.0.113.0/24".parse().unwrap()];
+        }
+    })
+    .await;
+    let messages = |account: (&'static str, &'static str), password: &'static str| {
+        let base = app.api.base.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .get(format!("{base}/v1/messages"))
+                .basic_auth(account.0, Some(password))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value =
+                serde_json::from_str(&response.text().await.unwrap()).unwrap();
+            (status, body)
+        }
+    };
+    assert_eq!(messages(ALICE, ALICE.1).await.0, 200);
+    let (status, body) = messages(BOB, BOB.1).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["errors"][0]["code"], "102", "{body}");
+    // The password is checked first, from anywhere.
+    assert_eq!(messages(BOB, "wrong").await.0, 401);
+    app.shutdown().await;
+}

@@ -308,7 +308,7 @@ async fn metrics_count_messages_callbacks_carrier_traffic_and_requests() {
 }
 
 #[tokio::test]
-async fn health_is_ok_while_the_store_answers_and_a_carrier_is_configured() {
+async fn health_is_ok_while_the_store_answers_and_a_route_leads_to_a_carrier() {
     let app = spawn_app(|_| {}).await;
     let response = reqwest::get(format!("{}/health", app.api.base))
         .await
@@ -326,6 +326,12 @@ async fn health_is_ok_while_the_store_answers_and_a_carrier_is_configured() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
-    assert!(response.text().await.unwrap().contains("no carrier"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("no route to a carrier")
+    );
     app.shutdown().await;
 }

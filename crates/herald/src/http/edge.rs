@@ -3,7 +3,7 @@
 //! [`protect`] wraps the whole router (the APIs and the endpoints below) in one middleware that
 //! finds the client's address ([`ClientIp`], trusting `X-Forwarded-For` only from configured
 //! proxies), applies the per-client request limit (429 with `Retry-After`), and counts the
-//! request by route and response class. [`operator_routes`] serves `/metrics` and `/health`.
+//! request by route and response class. `operator_routes` serves `/metrics` and `/health`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,14 +13,13 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
 use ipnet::IpNet;
 
-use super::RouteTable;
+use super::ApiState;
 use super::client::{ClientIp, client_ip};
 use super::rate_limit::{RateLimit, retry_after_secs};
+use super::route_table::RouteTable;
 use crate::metrics::{self, Metrics};
-use crate::store::SharedStore;
 
 /// What the edge middleware needs.
 pub struct Edge {
@@ -71,48 +70,39 @@ fn too_many_requests(retry_after: u64) -> Response {
         .into_response()
 }
 
-/// What `/metrics` and `/health` read.
-#[derive(Clone)]
-pub struct Operator {
-    pub store: SharedStore,
-    pub metrics: Arc<Metrics>,
-    /// Carriers configured.
-    pub carriers: usize,
-}
-
 /// `GET /metrics` (Prometheus text format) and `GET /health`.
-pub fn operator_routes(state: Operator) -> Router {
-    operator_table().into_router().with_state(state)
-}
-
-/// The routes of [`operator_routes`], listed for the OpenAPI document's test.
-pub(crate) fn operator_table() -> RouteTable<Operator> {
+pub(super) fn operator_routes() -> RouteTable<ApiState> {
     RouteTable::new()
         .get("/metrics", scrape)
         .get("/health", health)
 }
 
-async fn scrape(State(op): State<Operator>) -> Response {
-    match op.store.message_counts().await {
-        Ok(counts) => op.metrics.set_message_counts(counts),
+async fn scrape(State(api): State<ApiState>) -> Response {
+    match api.store.message_counts().await {
+        Ok(counts) => api.metrics.set_message_counts(counts),
         // The other metrics still tell something; the message gauges keep their last values.
         Err(e) => tracing::warn!(error = %e, "reading message counts for /metrics failed"),
     }
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        op.metrics.encode(),
+        api.metrics.encode(),
     )
         .into_response()
 }
 
-/// Ready (200 `ok`) when the store answers a read and at least one carrier is configured;
-/// otherwise 503 with the reason. Carriers being bound is not required: a carrier down is
-/// Herald's job to wait out, and messages are still accepted meanwhile.
-async fn health(State(op): State<Operator>) -> Response {
-    if op.carriers == 0 {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no carrier configured\n").into_response();
+/// Ready (200 `ok`) when the store answers a read and some route leads to a carrier (config
+/// validation makes every route name a configured carrier); otherwise 503 with the reason.
+/// Carriers being bound is not required: a carrier down is Herald's job to wait out, and
+/// messages are still accepted meanwhile.
+async fn health(State(api): State<ApiState>) -> Response {
+    if api.routes.is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no route to a carrier configured\n",
+        )
+            .into_response();
     }
-    match op.store.next_due().await {
+    match api.store.next_due().await {
         Ok(_) => "ok".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health: the store does not answer");

@@ -1,8 +1,8 @@
 //! The customer-facing HTTP edge: the plain-text compatibility API (`/send_sms`,
-//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1 and
-//! the JSON API under `/v1` ([`v1`]); `edge.rs` adds the client protection every route passes
-//! through and `/metrics`, `/health`. Every route is added through a [`RouteTable`], which lists
-//! what it routes.
+//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1,
+//! `/health` and `/metrics` ([`edge`], which also adds the client protection every route passes
+//! through), and the JSON API under `/v1` ([`v1`]). Every route is added through a
+//! [`RouteTable`], which lists what it routes.
 //!
 //! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
 //! `FAILED <code>` (temporary), typed `text/html; charset=UTF-8` because existing clients check
@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 use crate::access::AllowLists;
 use crate::accounts::Authenticator;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::routing::Routes;
 use crate::store::{Account, SharedStore};
 
@@ -54,6 +55,8 @@ pub struct ApiState {
     pub clock: Clock,
     /// The accounts' client address allow-lists.
     pub allow_lists: Arc<AllowLists>,
+    /// This gateway's metrics, served at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Operator defaults the API applies when a request leaves something out.
@@ -71,22 +74,20 @@ impl Default for ApiDefaults {
     }
 }
 
-/// The API's routes: the plain-text API and `/v1` (`/metrics` and `/health` are
-/// [`edge::operator_routes`]).
+/// Every route Herald's HTTP edge serves: the plain-text API, `/health`, `/metrics` and `/v1`.
 pub fn router(state: ApiState) -> Router {
     routes().into_router().with_state(state)
 }
 
-/// Every route of [`router`] and [`edge::operator_routes`], listed (the OpenAPI document is
-/// checked against this).
+/// The routes of [`router`], listed (the OpenAPI document is checked against this).
 pub fn route_entries() -> Vec<RouteEntry> {
-    let mut entries = routes().entries().to_vec();
-    entries.extend_from_slice(edge::operator_table().entries());
-    entries
+    routes().entries().to_vec()
 }
 
 fn routes() -> RouteTable<ApiState> {
-    plain_text_routes().merge(v1::routes())
+    plain_text_routes()
+        .merge(edge::operator_routes())
+        .merge(v1::routes())
 }
 
 /// The plain-text API's routes (each path with and without a trailing slash, GET and POST).

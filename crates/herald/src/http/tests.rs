@@ -54,6 +54,7 @@ impl TestApi {
             defaults: ApiDefaults::default(),
             clock: fixed_clock(NOW),
             allow_lists: Default::default(),
+            metrics: Arc::new(crate::metrics::Metrics::new(Vec::new())),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod peers;
+pub mod webhook_endpoint;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdListener};
