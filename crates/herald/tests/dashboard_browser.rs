@@ -41,6 +41,18 @@ async fn wait_count(browser: &browser::Browser, css: &str, n: usize) {
     }
 }
 
+/// Nothing on the page is wider than a 390 px screen (wide tables scroll inside their box).
+async fn fits_a_phone(browser: &browser::Browser, page: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let overflow = browser
+        .run("return document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "{page} fits a 390 px screen (overflow {overflow})"
+    );
+}
+
 async fn send(app: &TestApp, account: (&str, &str), to: &str, text: &str, dlr: &str) -> String {
     app.api
         .send_ok(
@@ -101,14 +113,7 @@ async fn the_four_counts_follow_the_messages_live_and_a_message_shows_its_receip
 
     // Usable on a phone: the same page at a phone's width, nothing wider than the screen.
     browser.resize(390, 844).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let overflow = browser
-        .run("return document.documentElement.scrollWidth - window.innerWidth")
-        .await;
-    assert!(
-        overflow.as_i64().is_some_and(|o| o <= 0),
-        "the overview fits a 390 px screen (overflow {overflow})"
-    );
+    fits_a_phone(&browser, "the overview").await;
     browser.screenshot("overview-phone.png").await;
     browser.resize(1280, 1000).await;
 
@@ -120,6 +125,9 @@ async fn the_four_counts_follow_the_messages_live_and_a_message_shows_its_receip
     browser.find("#message-list").await;
     assert_eq!(browser.count("#message-list tbody tr").await, 8);
     browser.screenshot("messages.png").await;
+    browser.resize(390, 844).await;
+    fits_a_phone(&browser, "the messages list").await;
+    browser.resize(1280, 1000).await;
     browser
         .goto(&format!("{base}/dashboard/messages?status=rejected"))
         .await;
@@ -145,6 +153,9 @@ async fn the_four_counts_follow_the_messages_live_and_a_message_shows_its_receip
     assert!(browser.count(".ev-receipt table.tlvs tr").await > 1);
     browser.wait_text("#callback-attempts", "2").await;
     browser.screenshot("message.png").await;
+    browser.resize(390, 844).await;
+    fits_a_phone(&browser, "a message's timeline").await;
+    browser.resize(1280, 1000).await;
 
     // Replay: a new callback attempt with the current report reaches the receiver and the
     // timeline.
