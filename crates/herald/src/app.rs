@@ -1,5 +1,5 @@
 //! Assembling a running gateway from a [`Config`]: the store, the carriers and their workers, the
-//! callback worker and the HTTP API — and taking it down in the right order.
+//! callback worker, the HTTP API and the dashboard beside it — and taking it down in the right order.
 //!
 //! Shutdown order matters for "never lose a message": first stop accepting (HTTP) and claiming
 //! (submitters), let submits in flight get their responses and be recorded, then unbind from the
@@ -25,6 +25,7 @@ use crate::callbacks::CallbackWorker;
 use crate::carrier::{Backoff, BindMode, CarrierLink, CarrierStats, LinkConfig};
 use crate::clock::system_clock;
 use crate::config::{self, CarrierConfig, Config};
+use crate::dashboard::DashboardState;
 use crate::http::edge::Edge;
 use crate::http::rate_limit::RateLimit;
 use crate::http::{ApiDefaults, ApiState};
@@ -158,17 +159,30 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
     callbacks.metrics = metrics.clone();
     let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 
+    let auth = Arc::new(Authenticator::new(store.clone()));
+    let mut dashboard = DashboardState::new(
+        store.clone(),
+        auth.clone(),
+        config.dashboard.operators.iter().cloned(),
+        carriers
+            .iter()
+            .map(|(name, link)| (name.clone(), link.clone())),
+        wakers.callbacks.clone(),
+        system_clock(),
+    );
+    let allow_lists = Arc::new(AllowLists::from_config(&config.accounts));
+    dashboard.allow_lists = allow_lists.clone();
     let api = ApiState {
         store: store.clone(),
         routes: Arc::new(Routes::from_config(&config.routes)),
-        auth: Arc::new(Authenticator::new(store.clone())),
+        auth,
         submit_wake: wakers.submit.clone(),
         callback_wake: wakers.callbacks.clone(),
         defaults: ApiDefaults {
             validity_minutes: config.pipeline.default_validity_minutes,
         },
         clock: system_clock(),
-        allow_lists: Arc::new(AllowLists::from_config(&config.accounts)),
+        allow_lists,
         metrics: metrics.clone(),
     };
     let listener = TcpListener::bind(config.http.listen)
@@ -185,7 +199,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         ));
     }
     let router = crate::http::edge::protect(
-        crate::http::router(api),
+        crate::http::router(api)
+            // The dashboard's pages sit beside the API, not in its route table: they are not
+            // API and stay out of the OpenAPI document. The client protection covers them too.
+            .merge(crate::dashboard::router(dashboard)),
         Edge {
             trusted_proxies: config.http.trusted_proxies.clone(),
             rate_limit,

@@ -62,6 +62,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     #[serde(default)]
     pub rules: RulesConfig,
+    #[serde(default)]
+    pub dashboard: DashboardConfig,
     /// Runs the built-in simulated carrier inside this process (the embedded defaults do).
     #[serde(default)]
     pub simulator: Option<SimulatorConfig>,
@@ -287,6 +289,16 @@ fn default_balance() -> String {
     "0.00".to_owned()
 }
 
+/// The web dashboard (served under `/dashboard` on the HTTP listener).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// Usernames of accounts that are operators: they log in with their account's password and
+    /// see every account, every carrier's binds and the global blacklist.
+    #[serde(default)]
+    pub operators: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallbacksConfig {
@@ -477,6 +489,10 @@ impl Config {
             },
             pipeline: PipelineConfig::default(),
             rules: RulesConfig::default(),
+            // The one person running the embedded defaults runs the gateway too.
+            dashboard: DashboardConfig {
+                operators: vec!["demo".into()],
+            },
             simulator: Some(SimulatorConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 2775)),
                 receipt_delay_ms: default_sim_receipt_delay_ms(),
@@ -611,6 +627,17 @@ impl Config {
         };
         unique("carrier", self.carriers.iter().map(|c| c.name.as_str()))?;
         unique("account", self.accounts.iter().map(|a| a.username.as_str()))?;
+        if let Some(unknown) = self
+            .dashboard
+            .operators
+            .iter()
+            .find(|o| !self.accounts.iter().any(|a| &a.username == *o))
+        {
+            return Err(invalid(
+                "dashboard.operators".into(),
+                &format!("{unknown:?} is not a configured account"),
+            ));
+        }
         unique(
             "route prefix",
             self.routes.iter().map(|r| r.prefix.as_str()),

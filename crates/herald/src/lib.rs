@@ -9,6 +9,8 @@
 //! - [`callbacks`]: delivery of callbacks to customers' dlr-urls: retry policy, SSRF guard, worker.
 //! - [`http`]: the customer-facing HTTP edge: the plain-text API (`/send_sms`, ...), `/health`
 //!   and the JSON API under `/v1` (omnimessages, blacklist, messages, the OpenAPI document).
+//! - [`dashboard`]: the web dashboard under `/dashboard`: overview, messages, carriers, account
+//!   (askama pages, htmx fragments, sessions and CSRF).
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
 //! - [`number`]: destination numbers parsed into E.164 (the `phonenumber` crate stays behind it).
 //! - [`sender`]: which sender names a handset can show and an account may use.
@@ -32,6 +34,7 @@ pub mod cli_blacklist;
 pub mod cli_send;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod domain;
 pub mod http;
 pub mod metrics;

@@ -96,6 +96,23 @@ pub fn all_countries() -> Vec<(&'static str, u16)> {
     all
 }
 
+/// The country of E.164 `digits` as a dashboard names it: `"EE +372"`, `"US/CA/… +1"` where a
+/// calling code serves several countries, `"+882"` for a non-geographic one, `None` when no
+/// calling code starts the digits. Calling codes are a prefix code (none is the start of
+/// another), so the first three digits decide it.
+pub fn country_label(digits: &str) -> Option<String> {
+    let code = (1..=3.min(digits.len()))
+        .filter_map(|n| digits.get(..n)?.parse::<u16>().ok())
+        .find(|code| phonenumber::metadata::DATABASE.region(code).is_some())?;
+    let countries = countries_of(code);
+    Some(match countries.as_slice() {
+        [] => format!("+{code}"),
+        [one] => format!("{one} +{code}"),
+        [a, b, ..] if countries.len() == 2 => format!("{a}/{b} +{code}"),
+        [a, b, ..] => format!("{a}/{b}/… +{code}"),
+    })
+}
+
 /// Two letters; the metadata also lists "001" for non-geographic calling codes.
 fn is_country_id(id: &str) -> bool {
     id.len() == 2 && id.bytes().all(|b| b.is_ascii_uppercase())
@@ -104,6 +121,18 @@ fn is_country_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_country_label_comes_from_the_calling_code_alone() {
+        assert_eq!(country_label("37255500000").as_deref(), Some("EE +372"));
+        assert_eq!(
+            country_label("447700900123").as_deref(),
+            Some("GB/GG/… +44")
+        );
+        assert_eq!(country_label("372").as_deref(), Some("EE +372"));
+        assert_eq!(country_label("999123"), None);
+        assert_eq!(country_label(""), None);
+    }
 
     #[test]
     fn a_number_with_plus_and_spaces_is_stored_as_e164_digits() {

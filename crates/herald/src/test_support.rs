@@ -12,8 +12,8 @@ use crate::money::Money;
 use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
     CancelOutcome, Event, MessageCount, MessageCursor, MessagePage, MessageQuery, MessageView,
-    Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob,
-    SubmitResult, WebhookJob,
+    Millis, NewMessage, Overview, OverviewQuery, ReceiptMatch, ReceiptRecord, ReplayOutcome,
+    Result, StatusCounts, Store, StoreError, SubmitJob, SubmitResult, WebhookJob,
 };
 
 #[derive(Default)]
@@ -386,6 +386,81 @@ impl Store for MemoryStore {
             .collect();
         numbers.sort();
         Ok(numbers)
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        let mut accounts = self.lock().accounts.clone();
+        accounts.sort_by(|a, b| a.record.username.cmp(&b.record.username));
+        Ok(accounts)
+    }
+
+    /// Totals and carriers only: the series and the other breakdowns belong to the SQLite
+    /// store's tests.
+    async fn overview(&self, q: OverviewQuery) -> Result<Overview> {
+        let inner = self.lock();
+        let mut overview = Overview::default();
+        let mut carriers: Vec<(Option<String>, StatusCounts)> = Vec::new();
+        for view in inner.views.values().filter(|v| {
+            (q.from..q.to).contains(&v.accepted_at) && q.account.is_none_or(|a| a == v.account_id)
+        }) {
+            overview.totals.add(view.status, 1);
+            match carriers.iter_mut().find(|(c, _)| *c == view.carrier) {
+                Some((_, counts)) => counts.add(view.status, 1),
+                None => {
+                    let mut counts = StatusCounts::default();
+                    counts.add(view.status, 1);
+                    carriers.push((view.carrier.clone(), counts));
+                }
+            }
+        }
+        overview.by_carrier = carriers;
+        Ok(overview)
+    }
+
+    async fn replay_callback(
+        &self,
+        id: &MessageId,
+        account: Option<i64>,
+        at: Millis,
+    ) -> Result<ReplayOutcome> {
+        self.check_failing()?;
+        let mut inner = self.lock();
+        let Some(view) = inner
+            .views
+            .get(id)
+            .filter(|v| account.is_none_or(|a| a == v.account_id))
+            .cloned()
+        else {
+            return Ok(ReplayOutcome::Unknown);
+        };
+        let Some(report) = view.report else {
+            return Ok(ReplayOutcome::NoReport);
+        };
+        let url = inner
+            .messages
+            .iter()
+            .find(|m| m.id == *id)
+            .and_then(|m| m.dlr_url.clone());
+        let Some(url) = url else {
+            return Ok(ReplayOutcome::NoUrl);
+        };
+        let callback_id = inner.callbacks.len() as i64 + 1;
+        inner.callbacks.push(QueuedCallback {
+            job: CallbackJob {
+                id: callback_id,
+                message_id: id.clone(),
+                url,
+                report,
+                attempts: 0,
+                // The in-memory store keeps no callback format: replays are query GETs.
+                webhook: None,
+                enqueued_at: at,
+            },
+            due: at,
+            leased_until: 0,
+            state: CallbackNext::RetryAt(at),
+        });
+        Ok(ReplayOutcome::Queued { callback_id })
     }
 
     async fn message_counts(&self) -> Result<Vec<MessageCount>> {

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::{MessageId, Report, Status};
+use crate::domain::{ErrCode, MessageId, Report, Status};
 use crate::money::Money;
 
 pub mod sqlite;
@@ -432,6 +432,90 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+/// How many messages are in each status: what the dashboard's overview counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub scheduled: u64,
+    pub queued: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+impl StatusCounts {
+    pub fn add(&mut self, status: Status, n: u64) {
+        let slot = match status {
+            Status::Scheduled => &mut self.scheduled,
+            Status::Queued => &mut self.queued,
+            Status::Sent => &mut self.sent,
+            Status::Delivered => &mut self.delivered,
+            Status::Failed => &mut self.failed,
+            Status::Rejected => &mut self.rejected,
+        };
+        *slot += n;
+    }
+
+    pub fn get(&self, status: Status) -> u64 {
+        match status {
+            Status::Scheduled => self.scheduled,
+            Status::Queued => self.queued,
+            Status::Sent => self.sent,
+            Status::Delivered => self.delivered,
+            Status::Failed => self.failed,
+            Status::Rejected => self.rejected,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        Status::ALL.iter().map(|&s| self.get(s)).sum()
+    }
+
+    /// Delivered out of the messages whose outcome is known (Delivered, Failed, Rejected);
+    /// `None` while none is final. Messages still on their way do not lower it.
+    pub fn delivery_rate(&self) -> Option<f64> {
+        let finished = self.delivered + self.failed + self.rejected;
+        (finished > 0).then(|| self.delivered as f64 / finished as f64)
+    }
+}
+
+/// What the overview asks for: whose messages (`None`: every account's), accepted in
+/// `[from, to)`, with the series cut into `buckets` equal intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverviewQuery {
+    pub account: Option<i64>,
+    pub from: Millis,
+    pub to: Millis,
+    pub buckets: u32,
+}
+
+/// Messages accepted in a period, counted by status, over time and by carrier, country and err.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    pub totals: StatusCounts,
+    /// One entry per bucket, oldest first: the bucket's start and its counts.
+    pub series: Vec<(Millis, StatusCounts)>,
+    /// Carrier name (`None`: never routed), most messages first.
+    pub by_carrier: Vec<(Option<String>, StatusCounts)>,
+    /// [`crate::number::country_label`] of the destination, most messages first.
+    pub by_country: Vec<(String, StatusCounts)>,
+    /// Messages per non-zero `err` code, most first.
+    pub by_err: Vec<(ErrCode, StatusCounts)>,
+}
+
+/// What [`Store::replay_callback`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    /// A new callback with the message's current report is queued.
+    Queued { callback_id: i64 },
+    /// No such message (or another account's).
+    Unknown,
+    /// The message has no report yet: nothing to tell.
+    NoReport,
+    /// The message has no callback URL.
+    NoUrl,
+}
+
 /// How many messages routed to `carrier` (None: rejected before routing) are in `status` now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageCount {
@@ -584,6 +668,22 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the account's webhook secret (the operator configured one). The caller checks its
     /// form ([`crate::callbacks::signature::WebhookSecret::parse`]).
     async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()>;
+
+    /// Every account, by username.
+    async fn accounts(&self) -> Result<Vec<Account>>;
+
+    /// The dashboard's overview of the messages `query` selects.
+    async fn overview(&self, query: OverviewQuery) -> Result<Overview>;
+
+    /// Queues the message's current report as a new callback to its URL, as if its status had
+    /// just changed, and records a `replay` event; the callback then goes like any other (in
+    /// order, retried). With `account`, only that account's message is found.
+    async fn replay_callback(
+        &self,
+        id: &MessageId,
+        account: Option<i64>,
+        at: Millis,
+    ) -> Result<ReplayOutcome>;
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod browser;
 pub mod peers;
 pub mod webhook_endpoint;
 

@@ -95,6 +95,16 @@ pub(super) async fn by_username(pool: &SqlitePool, username: &str) -> Result<Opt
     row.as_ref().map(account).transpose()
 }
 
+pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<Account>> {
+    let rows = sqlx::query(
+        "SELECT id, username, password_hash, balance, senders, dlr_url FROM accounts
+          ORDER BY username",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(account).collect()
+}
+
 fn account(row: &SqliteRow) -> Result<Account> {
     let senders: String = row.try_get("senders")?;
     Ok(Account {

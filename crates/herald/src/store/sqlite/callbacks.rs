@@ -9,9 +9,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{accounts, codec, state};
 use crate::callbacks::signature::WebhookSecret;
 use crate::callbacks::webhook::webhook_id;
+use crate::domain::MessageId;
 use crate::store::{
-    CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext, Millis, Result, StoreError,
-    WebhookJob,
+    CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext, Millis, ReplayOutcome, Result,
+    StoreError, WebhookJob,
 };
 
 pub(super) fn claim(
@@ -166,4 +167,56 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
     )?
     .execute(params![state, retry_at, attempt.job_id])?;
     Ok(())
+}
+
+/// Queues the message's current report again as a new callback (an operator or customer asked
+/// for it, e.g. after their endpoint was down past the retry schedule). It waits behind any
+/// callback of the message still pending, so the order the customer sees still holds.
+pub(super) fn replay(
+    conn: &Connection,
+    id: &MessageId,
+    account: Option<i64>,
+    at: Millis,
+) -> Result<ReplayOutcome> {
+    let found = conn
+        .prepare_cached(
+            "SELECT account_id, dlr_url, status, stat, dlr_mask, err FROM messages WHERE id = ?",
+        )?
+        .query_row([id.as_str()], |row| {
+            Ok((
+                row.get::<_, i64>("account_id")?,
+                row.get::<_, Option<String>>("dlr_url")?,
+                codec::report(row),
+            ))
+        })
+        .optional()?;
+    let Some((owner, url, report)) = found else {
+        return Ok(ReplayOutcome::Unknown);
+    };
+    if account.is_some_and(|a| a != owner) {
+        return Ok(ReplayOutcome::Unknown);
+    }
+    let Some(report) = report? else {
+        return Ok(ReplayOutcome::NoReport);
+    };
+    let Some(url) = url else {
+        return Ok(ReplayOutcome::NoUrl);
+    };
+    let (status, stat, dlr_mask, err) = codec::report_columns(&report);
+    let callback_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state, due_at,
+                                    created_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+             RETURNING id",
+        )?
+        .query_row(
+            params![id.as_str(), url, status, stat, dlr_mask, err, at, at],
+            |row| row.get(0),
+        )?;
+    let mut detail = codec::report_json(&report);
+    detail["callback_id"] = callback_id.into();
+    detail["url"] = url.into();
+    state::record_event(conn, id, at, "replay", None, &detail)?;
+    Ok(ReplayOutcome::Queued { callback_id })
 }

@@ -17,7 +17,7 @@
 //! - `rules`: blacklist and duplicate checks at acceptance. `charges`: charging at the first
 //!   claim (err 004). `blacklist`: the blacklists themselves.
 //! - `state`: the only code that writes a message's status (events, folding, callback outbox).
-//! - `accounts`, `reads`: lookups. `codec`: columns ↔ domain values. `schema`: migrations.
+//! - `accounts`, `reads`: lookups. `overview`: the dashboard's counts. `codec`: columns ↔ domain values. `schema`: migrations.
 
 mod accounts;
 mod blacklist;
@@ -28,6 +28,7 @@ mod codec;
 mod failure;
 mod joint;
 mod messages;
+mod overview;
 mod reads;
 mod receipts;
 mod redaction;
@@ -48,7 +49,8 @@ pub use writer::CommitStats;
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
     DuplicatePolicy, Event, MessageCount, MessagePage, MessageQuery, MessageView, Millis,
-    NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
+    NewMessage, Overview, OverviewQuery, ReceiptMatch, ReceiptRecord, ReplayOutcome, Result, Store,
+    StoreError, SubmitJob, SubmitResult,
 };
 use crate::callbacks::signature::WebhookSecret;
 use crate::domain::MessageId;
@@ -274,6 +276,26 @@ impl Store for SqliteStore {
 
     async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>> {
         blacklist::list(&self.reads, scope).await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        accounts::all(&self.reads).await
+    }
+
+    async fn overview(&self, query: OverviewQuery) -> Result<Overview> {
+        overview::overview(&self.reads, query).await
+    }
+
+    async fn replay_callback(
+        &self,
+        id: &MessageId,
+        account: Option<i64>,
+        at: Millis,
+    ) -> Result<ReplayOutcome> {
+        let id = id.clone();
+        self.writer
+            .run(move |conn| callbacks::replay(conn, &id, account, at))
+            .await
     }
 
     async fn webhook_secret(&self, account_id: i64) -> Result<String> {

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../../migrations/0006_webhooks.sql"),
     ),
+    (
+        7,
+        "dashboard",
+        include_str!("../../../migrations/0007_dashboard.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {
