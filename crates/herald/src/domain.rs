@@ -12,10 +12,19 @@ use std::fmt;
 pub struct MessageId(String);
 
 impl MessageId {
-    /// A fresh random identifier (128 bits, lowercase hex).
+    /// A fresh identifier: 32 lowercase hex digits, the first 12 the acceptance time in
+    /// milliseconds, the other 20 random (80 bits).
+    ///
+    /// Time first, so the store's indexes keyed by message id grow at one end: the messages in
+    /// flight sit on a few adjacent pages, and each commit writes those few pages rather than a
+    /// random page per message (with random ids, WAL writes were most of the writer's time).
     pub fn generate() -> Self {
-        let bits: u128 = rand::random();
-        Self(format!("{bits:032x}"))
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            & 0xFFFF_FFFF_FFFF;
+        let random: u128 = rand::random::<u128>() >> 48;
+        Self(format!("{millis:012x}{random:020x}"))
     }
 
     /// Accepts only what [`MessageId::generate`] could have produced, so a hostile parameter never
