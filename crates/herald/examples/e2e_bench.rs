@@ -88,12 +88,28 @@ struct Bench {
 
 async fn simulator(port: u16, receipt_delay_ms: u64) -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let cfg = herald::simulator::SimConfig {
+    herald::simulator::serve(
+        listener,
+        carrier_config(receipt_delay_ms),
+        Default::default(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Herald's binds and the simulated carrier's have the same window, both ways: receipts are
+/// acknowledged only once committed, so the carrier's window for `deliver_sm` (10 by default)
+/// would otherwise cap receipts at 10 per commit.
+const WINDOW: usize = 50;
+
+/// The simulated carrier's settings.
+fn carrier_config(receipt_delay_ms: u64) -> herald::simulator::SimConfig {
+    let mut cfg = herald::simulator::SimConfig {
         receipt_delay: Duration::from_millis(receipt_delay_ms),
         ..Default::default()
     };
-    herald::simulator::serve(listener, cfg, Default::default()).await?;
-    Ok(())
+    cfg.session.window = WINDOW;
+    cfg
 }
 
 /// Where the simulated carrier runs.
@@ -114,10 +130,7 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
             listener.set_nonblocking(true)?;
             let port = listener.local_addr()?.port();
-            let cfg = herald::simulator::SimConfig {
-                receipt_delay: Duration::from_millis(receipt_delay_ms),
-                ..Default::default()
-            };
+            let cfg = carrier_config(receipt_delay_ms);
             peers().spawn(async move {
                 let listener = TcpListener::from_std(listener)?;
                 herald::simulator::serve(listener, cfg, Default::default()).await
@@ -129,7 +142,7 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
     for c in &mut config.carriers {
         c.port = carrier_port;
         c.tps = 0;
-        c.window = 50;
+        c.window = WINDOW as u32;
     }
     config.callbacks.concurrency = 256;
     // Every message is charged when submitted: enough balance for any run.
@@ -256,7 +269,7 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
     let bench_cpu = bench_cpu_seconds() - bench_cpu0;
     let finals = bench.receiver.finals.lock().unwrap().len();
     println!(
-        "end-to-end throughput (SQLite, one carrier bind, window 50, {concurrency} HTTP clients)"
+        "end-to-end throughput (SQLite, one carrier bind, window {WINDOW} both ways, {concurrency} HTTP clients)"
     );
     println!(
         "  accepted: {accepted} in {accept_secs:.2} s = {:.0}/s",

@@ -56,12 +56,29 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
         CallbackNext::Exhausted => ("exhausted", "exhausted", None),
     };
-    // The event carries the status the callback told.
-    let (message_id, status): (String, String) = conn
-        .prepare_cached("SELECT message_id, status FROM callbacks WHERE id = ?")?
-        .query_row([attempt.job_id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?
-        .ok_or(StoreError::NotFound)?;
+    // Only a pending callback moves: a straggling attempt whose lease had run out must not
+    // revive one already delivered or given up. The row tells which message and status the
+    // event is about; a straggler's is read separately (rare).
+    let moved: Option<(String, String)> = conn
+        .prepare_cached(
+            "UPDATE callbacks
+                SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
+                    lease_until = NULL
+              WHERE id = ? AND state = 'pending'
+             RETURNING message_id, status",
+        )?
+        .query_row(params![state, retry_at, attempt.job_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let (message_id, status) = match moved {
+        Some(row) => row,
+        None => conn
+            .prepare_cached("SELECT message_id, status FROM callbacks WHERE id = ?")?
+            .query_row([attempt.job_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?
+            .ok_or(StoreError::NotFound)?,
+    };
     let detail = serde_json::json!({
         "callback_id": attempt.job_id,
         "url": attempt.url,
@@ -73,15 +90,7 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         "status": status,
     });
     let message_id = codec::message_id(&message_id)?;
+    // The event carries the status the callback told.
     state::record_event(conn, &message_id, attempt.at, "callback", None, &detail)?;
-    // Only a pending callback moves: a straggling attempt whose lease had run out must not
-    // revive one already delivered or given up.
-    conn.prepare_cached(
-        "UPDATE callbacks
-            SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
-                lease_until = NULL
-          WHERE id = ? AND state = 'pending'",
-    )?
-    .execute(params![state, retry_at, attempt.job_id])?;
     Ok(())
 }
