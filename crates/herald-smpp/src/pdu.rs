@@ -62,6 +62,16 @@ pub struct Submit<'a> {
 /// Builds a `submit_sm`. Messages over 255 octets go in `message_payload` with an empty
 /// `short_message`.
 pub fn submit_sm(s: &Submit) -> Result<SubmitSm, PduError> {
+    build_submit_sm(s, s.short_message.len() > SHORT_MESSAGE_MAX)
+}
+
+/// Builds a `submit_sm` whose message travels in `message_payload` whatever its length
+/// (`sm_length` 0), for carriers that take a long message whole rather than in parts.
+pub fn submit_sm_as_payload(s: &Submit) -> Result<SubmitSm, PduError> {
+    build_submit_sm(s, true)
+}
+
+fn build_submit_sm(s: &Submit, in_payload: bool) -> Result<SubmitSm, PduError> {
     let (source_ton, source_npi, source) = sender_address(s.source);
     let (dest_ton, dest_npi, destination) = number_address(s.destination);
     let validity = match s.validity_period {
@@ -94,14 +104,15 @@ pub fn submit_sm(s: &Submit) -> Result<SubmitSm, PduError> {
         .registered_delivery(RegisteredDelivery::from(s.registered_delivery))
         .data_coding(DataCoding::from(s.data_coding));
     let message = s.short_message;
-    let pdu = if message.len() <= SHORT_MESSAGE_MAX {
-        builder.short_message(short_message(message)?)
-    } else if message.len() <= MESSAGE_PAYLOAD_MAX {
+    if message.len() > MESSAGE_PAYLOAD_MAX {
+        return Err(PduError::MessageTooLong { len: message.len() });
+    }
+    let pdu = if in_payload {
         builder.push_tlv(MessageSubmissionRequestTlvValue::MessagePayload(payload(
             message,
         )))
     } else {
-        return Err(PduError::MessageTooLong { len: message.len() });
+        builder.short_message(short_message(message)?)
     };
     Ok(pdu.build())
 }

@@ -445,7 +445,22 @@ fn is_separator(c: char) -> bool {
 /// unknown words skipped. A value ends at whitespace, except `text:`, which runs to the end.
 /// The first occurrence of a key wins. Never fails; an unreadable text gives empty fields.
 pub fn parse_text(text: &str) -> TextFields {
+    parse(text).0
+}
+
+/// The receipt text without the value of its `text:` field, which repeats the start of the
+/// message: for messages whose text must not be kept. The value ends where [`parse_text`] ends
+/// it, at the end of the receipt text; the key stays, so a reader sees there was one. `None`
+/// when there is no `text:` field (nothing to remove).
+pub fn redact_text_field(text: &str) -> Option<String> {
+    let start = parse(text).1?;
+    Some(text[..start].to_owned())
+}
+
+/// The fields, and where the value of `text:` starts (a byte offset), if there is one.
+fn parse(text: &str) -> (TextFields, Option<usize>) {
     let mut fields = TextFields::default();
+    let mut text_at = None;
     let mut pos = 0;
     loop {
         let rest = &text[pos..];
@@ -461,9 +476,8 @@ pub fn parse_text(text: &str) -> TextFields {
         pos += key_len;
         let slot = match key {
             Key::Text => {
-                fields
-                    .text
-                    .get_or_insert_with(|| text[pos..].trim_end_matches('\0').to_owned());
+                fields.text = Some(text[pos..].trim_end_matches('\0').to_owned());
+                text_at = Some(pos);
                 break;
             }
             Key::Id => &mut fields.id,
@@ -480,7 +494,7 @@ pub fn parse_text(text: &str) -> TextFields {
             *slot = value.map(str::to_owned);
         }
     }
-    fields
+    (fields, text_at)
 }
 
 /// The value after a key's colon: up to the next whitespace. When the carrier put a space after

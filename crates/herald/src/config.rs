@@ -186,6 +186,10 @@ pub enum Concatenation {
     Udh,
     /// The SAR TLVs on each part, no header.
     Sar,
+    /// No parts at all: the whole message in one `submit_sm`, in `message_payload`. Its
+    /// segments are still counted, charged and reported on as parts; they share the one
+    /// carrier message id and its receipts.
+    Payload,
 }
 
 fn default_bind() -> BindMode {
@@ -863,6 +867,8 @@ allow_networks = ["127.0.0.0/8"]
         assert!(err.to_string().contains("default_data_coding"), "{err}");
         let unknown = text.replace("\"sar\"", "\"tlv\"");
         assert!(Config::from_toml_str(&unknown).is_err());
+        let payload = parse(&text.replace("\"sar\"", "\"payload\""));
+        assert_eq!(payload.carriers[0].concatenation, Concatenation::Payload);
     }
 
     #[test]

@@ -98,11 +98,16 @@ impl Submitter {
             // Taken before the claim, so an accept that lands between an empty claim and the wait
             // below still wakes this submitter (the API wakes every carrier's submitter at once).
             let accepted = this.wakers.submit.notified();
-            let jobs = match this
-                .store
-                .claim_submissions(this.link.name(), now_millis(), free, this.cfg.lease)
-                .await
-            {
+            let claimed = if this.cfg.concatenation == Concatenation::Payload {
+                this.store
+                    .claim_whole_messages(this.link.name(), now_millis(), free, this.cfg.lease)
+                    .await
+            } else {
+                this.store
+                    .claim_submissions(this.link.name(), now_millis(), free, this.cfg.lease)
+                    .await
+            };
+            let jobs = match claimed {
                 Ok(jobs) => {
                     // A claim may have Rejected messages the balance could not pay (err 004);
                     // their callbacks are queued.
@@ -125,8 +130,11 @@ impl Submitter {
                 }
                 continue;
             }
+            // One slot per submit_sm: a joint submission is one request however many segments
+            // it carries (and the claim reached at most `free` messages).
+            let submissions = this.submissions(jobs);
             let mut permits = vec![first];
-            for _ in 1..jobs.len() {
+            for _ in 1..submissions.len() {
                 permits.push(
                     slots
                         .clone()
@@ -135,11 +143,17 @@ impl Submitter {
                         .expect("semaphore never closed"),
                 );
             }
-            for (job, permit) in jobs.into_iter().zip(permits) {
+            for (mut jobs, permit) in submissions.into_iter().zip(permits) {
                 let this = this.clone();
                 tokio::spawn(async move {
-                    let result = this.submit_one(job).await;
-                    this.record(result).await;
+                    if jobs.len() == 1 {
+                        let job = jobs.pop().expect("one job");
+                        let result = this.submit_one(job).await;
+                        this.record(result).await;
+                    } else {
+                        let results = this.submit_joint(jobs).await;
+                        this.record_joint(results).await;
+                    }
                     drop(permit);
                 });
             }
@@ -147,6 +161,36 @@ impl Submitter {
         // Let submits in flight finish and be recorded (bounded by the response timeout).
         let _ = tokio::time::timeout(Duration::from_secs(15), slots.acquire_many(capacity as u32))
             .await;
+    }
+
+    /// The claimed jobs as `submit_sm`s: one per segment, or with `concatenation = "payload"`
+    /// one per message (the claim returns a message's segments together, in order).
+    fn submissions(&self, jobs: Vec<SubmitJob>) -> Vec<Vec<SubmitJob>> {
+        let joint = self.cfg.concatenation == Concatenation::Payload;
+        let mut submissions: Vec<Vec<SubmitJob>> = Vec::new();
+        for job in jobs {
+            match submissions.last_mut() {
+                Some(last) if joint && last[0].message_id == job.message_id => last.push(job),
+                _ => submissions.push(vec![job]),
+            }
+        }
+        submissions
+    }
+
+    /// As [`Submitter::record`], for the segments of one joint submission, in one transaction.
+    async fn record_joint(&self, results: Vec<SubmitResult>) {
+        for attempt in 0..5u32 {
+            match self.store.record_joint_submit(results.clone()).await {
+                Ok(()) => {
+                    self.wakers.callbacks.notify_one();
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, attempt, "recording a joint submit outcome failed");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+            }
+        }
     }
 
     async fn record(&self, result: SubmitResult) {
@@ -179,9 +223,49 @@ impl Submitter {
         }
     }
 
+    /// Submits the segments of one message (`jobs`, in order) as one `submit_sm` with the whole
+    /// message in `message_payload`; every segment gets the outcome.
+    async fn submit_joint(&self, jobs: Vec<SubmitJob>) -> Vec<SubmitResult> {
+        let now = now_millis();
+        let outcome = self.joint_outcome_of(&jobs, now).await;
+        let at = now_millis();
+        jobs.into_iter()
+            .map(|job| SubmitResult {
+                message_id: job.message_id,
+                segment: job.segment,
+                carrier: job.carrier,
+                outcome: outcome.clone(),
+                at,
+            })
+            .collect()
+    }
+
+    async fn joint_outcome_of(&self, jobs: &[SubmitJob], now: Millis) -> SubmitOutcome {
+        let first = &jobs[0];
+        let validity = validity_of(first, now);
+        let whole = WholeMessage::of(jobs, &self.cfg);
+        let submit = Submit {
+            source: &first.sender,
+            destination: &first.destination,
+            data_coding: whole.data_coding,
+            esm_class: whole.esm_class,
+            short_message: &whole.message,
+            registered_delivery: self.cfg.registered_delivery,
+            validity_period: Some(&validity),
+        };
+        match pdu::submit_sm_as_payload(&submit) {
+            Ok(pdu) => self.send(pdu, first).await,
+            Err(e) => {
+                tracing::info!(message = %first.message_id, error = %e, "message cannot be encoded");
+                SubmitOutcome::Rejected {
+                    command_status: unsendable_status(&e),
+                }
+            }
+        }
+    }
+
     async fn outcome_of(&self, job: &SubmitJob, now: Millis) -> SubmitOutcome {
-        let remaining = Duration::from_millis((job.valid_until - now).max(60_000) as u64);
-        let validity = herald_smpp::validity::relative(remaining);
+        let validity = validity_of(job, now);
         let wire = WireSegment::of(job, &self.cfg);
         let submit = Submit {
             source: &job.sender,
@@ -207,6 +291,12 @@ impl Submitter {
                 };
             }
         };
+        self.send(pdu, job).await
+    }
+
+    /// Sends `pdu` (the submission of `job`, or of a joint submission led by it) and reads
+    /// what the carrier answered.
+    async fn send(&self, pdu: rusmpp::pdus::SubmitSm, job: &SubmitJob) -> SubmitOutcome {
         match self.link.submit(pdu).await {
             Ok(resp) => {
                 let status = u32::from(resp.status());
@@ -250,6 +340,46 @@ impl Submitter {
             Err(SubmitError::Request(e)) => SubmitOutcome::Unknown {
                 reason: e.to_string(),
             },
+        }
+    }
+}
+
+/// The `validity_period` of a submission at `now`: what is left of the message's validity (at
+/// least a minute), relative.
+fn validity_of(job: &SubmitJob, now: Millis) -> String {
+    let remaining = Duration::from_millis((job.valid_until - now).max(60_000) as u64);
+    herald_smpp::validity::relative(remaining)
+}
+
+/// A long message whole, for a carrier with `concatenation = "payload"`: the segments' bodies
+/// joined in order without their concatenation headers. Segments never split an escape or a
+/// surrogate pair, so the join is the encoded message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WholeMessage {
+    data_coding: u8,
+    esm_class: u8,
+    message: Vec<u8>,
+}
+
+impl WholeMessage {
+    fn of(jobs: &[SubmitJob], cfg: &PipelineConfig) -> Self {
+        let first = &jobs[0];
+        let mut message = Vec::with_capacity(jobs.iter().map(|j| j.payload.len()).sum());
+        let mut esm_class = first.esm_class;
+        for job in jobs {
+            let (udh, body) = text::split_udh(job.esm_class, &job.payload);
+            if text::concat_of(udh).is_some() {
+                message.extend_from_slice(body);
+                esm_class &= !text::ESM_CLASS_UDHI;
+            } else {
+                // Only Herald's own header is left out; a customer's never comes with parts.
+                message.extend_from_slice(&job.payload);
+            }
+        }
+        Self {
+            data_coding: WireSegment::of(first, cfg).data_coding,
+            esm_class,
+            message,
         }
     }
 }
@@ -556,6 +686,32 @@ mod tests {
         let ported = job(4, 0x40, &[0x04, 0x05, 0x02, 0x0B, 0x84, 0xFF]);
         let wire = WireSegment::of(&ported, &cfg(Concatenation::Sar, 0));
         assert_eq!((wire.esm_class, wire.sar), (0x40, None));
+    }
+
+    #[test]
+    fn a_payload_carrier_gets_the_parts_joined_without_their_headers_in_its_data_coding() {
+        let parts = [
+            job(0, 0x40, &[0x05, 0x00, 0x03, 9, 2, 1, b'h', b'e', b'l']),
+            job(0, 0x40, &[0x06, 0x08, 0x04, 0x01, 0x09, 2, 2, b'l', b'o']),
+        ];
+        let whole = WholeMessage::of(&parts, &cfg(Concatenation::Payload, 1));
+        assert_eq!(
+            whole,
+            WholeMessage {
+                data_coding: 1,
+                esm_class: 0,
+                message: b"hello".to_vec(),
+            }
+        );
+        let ucs2 = [
+            job(8, 0x40, &[0x05, 0x00, 0x03, 7, 2, 1, 0x04, 0x16]),
+            job(8, 0x40, &[0x05, 0x00, 0x03, 7, 2, 2, 0x00, 0x21]),
+        ];
+        let whole = WholeMessage::of(&ucs2, &cfg(Concatenation::Payload, 1));
+        assert_eq!(
+            (whole.data_coding, whole.esm_class, whole.message),
+            (8, 0, vec![0x04, 0x16, 0x00, 0x21])
+        );
     }
 
     #[test]

@@ -178,6 +178,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn claim_whole_messages(
+        &self,
+        _: &str,
+        _: Millis,
+        _: usize,
+        _: Duration,
+    ) -> Result<Vec<SubmitJob>> {
+        Ok(Vec::new())
+    }
+
+    async fn record_joint_submit(&self, _: Vec<SubmitResult>) -> Result<()> {
+        Ok(())
+    }
+
     async fn record_receipt(&self, _: ReceiptRecord) -> Result<ReceiptMatch> {
         Ok(ReceiptMatch::Pending)
     }

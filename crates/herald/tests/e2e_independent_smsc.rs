@@ -1,7 +1,9 @@
 //! "Send a message, get its delivery report back" against an SMSC Herald did not write: an npm
 //! `smpp` server (`tests/peers/npm_gateway_carrier.js`) configured as Herald's carrier. It answers
 //! with HEX ids, sends TEXT-ONLY receipts with the id in DECIMAL, one receipt before its
-//! `submit_sm_resp` and one twice.
+//! `submit_sm_resp` and one twice. Set up as a carrier with `concatenation = "payload"`, it
+//! shows what a long message looks like on the wire: one `submit_sm`, the text in
+//! `message_payload`.
 //!
 //! The peer must be installed first (CI does this): `npm ci --prefix crates/herald/tests/peers`.
 //! A missing peer fails the test with that command in the message; `HERALD_NODE` chooses another
@@ -177,4 +179,61 @@ async fn reports_come_back_through_an_npm_smpp_carrier_with_hex_ids_and_text_onl
         async move { unbound.then_some(()) }
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_npm_smpp_carrier_set_up_for_payload_gets_one_submit_sm_with_the_whole_text() {
+    let mut carrier = NpmCarrier::start("herald", "secret").await;
+    let receiver = CallbackReceiver::start().await;
+    let port = carrier.port;
+    let app = spawn_app(|c| {
+        c.simulator = None;
+        c.carriers[0].port = port;
+        c.carriers[0].concatenation = herald::config::Concatenation::Payload;
+    })
+    .await;
+    let dlr_url = receiver.url("/dlr");
+    // 206 GSM-7 characters: two parts (153 + 53) anywhere else.
+    let text = format!("Your order 4711 {} shipped", "is on its way ".repeat(13));
+    assert_eq!(text.len(), 206);
+    let id = app
+        .api
+        .send_ok(
+            ALICE,
+            Via::Post,
+            &[
+                ("to", "37255500000"),
+                ("text", text.as_str()),
+                ("dlr-url", dlr_url.as_str()),
+            ],
+        )
+        .await;
+    let history = app.wait_settled(&id, PATIENCE).await;
+    assert_eq!(receiver.acknowledged(&id), vec![sent(&id), delivered(&id)]);
+    assert_eq!(
+        app.api.dlr_response(ALICE, Via::Get, &id).await,
+        "OK DELIVERED"
+    );
+    assert_eq!(app.api.balance(ALICE).await, "OK 99.90", "charged per part");
+
+    // What the peer decoded: one submit_sm, nothing in short_message, the whole text in
+    // message_payload, no header (UDHI clear) and the GSM default data_coding.
+    let submits = carrier.named("submit_sm");
+    assert_eq!(submits.len(), 1, "{submits:?}");
+    let submit = &submits[0];
+    assert_eq!(submit["short_message"], "", "{submit}");
+    assert_eq!(submit["message_payload"], text.as_str(), "{submit}");
+    assert_eq!(submit["esm_class"].as_u64().map(|e| e & 0x40), Some(0));
+    assert_eq!(submit["data_coding"], 0);
+    // Its one receipt (hex id answered, decimal in the receipt) reports on both segments.
+    assert_eq!(carrier.named("receipt").len(), 1);
+    let receipts: Vec<Option<u32>> = events(&history, "receipt").map(|e| e.segment).collect();
+    assert_eq!(receipts.len(), 2);
+    assert!(receipts.contains(&Some(0)) && receipts.contains(&Some(1)));
+    assert_eq!(
+        count(&history, "status"),
+        2,
+        "Sent and Delivered, once each"
+    );
+    app.shutdown().await;
 }

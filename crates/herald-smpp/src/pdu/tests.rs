@@ -139,6 +139,31 @@ fn a_message_beyond_the_tlv_limit_is_refused_not_truncated() {
 }
 
 #[test]
+fn as_payload_even_a_short_message_travels_in_message_payload() {
+    let text = vec![b'c'; 200];
+    let pdu = submit_sm_as_payload(&Submit {
+        data_coding: 1,
+        ..plain(&text)
+    })
+    .unwrap();
+    assert_eq!(pdu.sm_length(), 0);
+    assert_eq!(u8::from(pdu.data_coding), 1);
+    let tail = body(&pdu)[body(&pdu).len() - 4 - text.len()..].to_vec();
+    assert_eq!(
+        tail[..4],
+        [0x04, 0x24, 0x00, 200],
+        "message_payload tag and length"
+    );
+    assert_eq!(submit_sm_fields(&pdu).message, text);
+    assert_eq!(
+        submit_sm_as_payload(&plain(&vec![b'a'; MESSAGE_PAYLOAD_MAX + 1])).unwrap_err(),
+        PduError::MessageTooLong {
+            len: MESSAGE_PAYLOAD_MAX + 1
+        }
+    );
+}
+
+#[test]
 fn exactly_255_octets_still_fit_short_message() {
     let pdu = submit_sm(&plain(&[b'z'; 255])).unwrap();
     assert_eq!(pdu.sm_length(), 255);

@@ -126,6 +126,34 @@ fn non_numeric_err_is_kept_verbatim() {
 }
 
 #[test]
+fn redacting_removes_the_text_value_and_keeps_every_other_field() {
+    let raw = "id:7 sub:001 dlvrd:001 submit date:2311142213 done date:2311142214 \
+               stat:DELIVRD err:000 Text:Your code is 123456";
+    let redacted = redact_text_field(raw).unwrap();
+    assert!(redacted.ends_with("err:000 Text:"), "{redacted}");
+    let (before, after) = (parse_text(raw), parse_text(&redacted));
+    assert_eq!(after.text.as_deref(), Some(""));
+    assert_eq!(
+        TextFields {
+            text: None,
+            ..after
+        },
+        TextFields {
+            text: None,
+            ..before
+        }
+    );
+    // The value runs to the end, as the parser reads it, whatever it looks like.
+    assert_eq!(
+        redact_text_field("text:stat:DELIVRD id:9 stat:UNDELIV").as_deref(),
+        Some("text:")
+    );
+    assert_eq!(redact_text_field("id:7 stat:DELIVRD err:000"), None);
+    // A word that only ends in "text:" is not the key.
+    assert_eq!(redact_text_field("id:7 context:x"), None);
+}
+
+#[test]
 fn text_runs_to_the_end_even_when_it_looks_like_fields() {
     let f = parse_text("id:1 stat:UNDELIV text:your code is stat:DELIVRD id:2 ok");
     assert_eq!(f.id.as_deref(), Some("1"));
@@ -456,6 +484,24 @@ proptest! {
     #[test]
     fn parse_text_never_panics(s in any::<String>()) {
         let _ = parse_text(&s);
+    }
+
+    #[test]
+    fn a_redacted_text_has_no_text_left_and_the_same_other_fields(parts in proptest::collection::vec(
+        prop_oneof![
+            Just("id:".to_owned()), Just("stat:".to_owned()), Just("Text : ".to_owned()),
+            Just("text:".to_owned()), Just(" ".to_owned()), Just("\0".to_owned()), "\\PC{0,6}",
+        ], 0..20)) {
+        let raw = parts.concat();
+        let before = parse_text(&raw);
+        match redact_text_field(&raw) {
+            None => prop_assert_eq!(before.text, None),
+            Some(redacted) => {
+                let after = parse_text(&redacted);
+                prop_assert_eq!(after.text.as_deref().map(|t| t.trim_matches(' ')), Some(""));
+                prop_assert_eq!(TextFields { text: None, ..after }, TextFields { text: None, ..before });
+            }
+        }
     }
 
     #[test]

@@ -350,6 +350,24 @@ pub trait Store: Send + Sync + 'static {
     /// receipt that arrived before this response.
     async fn record_submit(&self, result: SubmitResult) -> Result<()>;
 
+    /// [`Store::claim_submissions`] for a carrier that takes a long message as one `submit_sm`
+    /// (`concatenation = "payload"`): a message is claimed whole, every due segment of it, even
+    /// past `limit`, never half of it. Charged as any claim is.
+    async fn claim_whole_messages(
+        &self,
+        carrier: &str,
+        now: Millis,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<SubmitJob>>;
+
+    /// Records the outcome of one `submit_sm` that carried segments of one message together:
+    /// one result per segment, all with the same message, carrier, outcome and time, in one
+    /// transaction. Accepted, every segment gets the carrier's one id, and a receipt for it
+    /// (also one that came before the response) applies to all of them; any other outcome
+    /// applies to each, so a retry requeues them together and an unknown outcome marks them all.
+    async fn record_joint_submit(&self, results: Vec<SubmitResult>) -> Result<()>;
+
     /// Records a receipt and applies it to the segment with that (carrier, normalised id).
     async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch>;
 

@@ -7,6 +7,7 @@
 //   - destination ending in 07 -> the DELIVRD receipt is sent twice;
 //   - destination ending in 08 -> the DELIVRD receipt is sent BEFORE the submit_sm_resp;
 //   - anything else            -> DELIVRD receipt shortly after the submit_sm_resp.
+// A message in message_payload (sm_length 0) is read from there, as any SMSC would.
 //
 // Usage: node npm_gateway_carrier.js SYSTEM_ID PASSWORD
 //
@@ -29,11 +30,18 @@ function receiptDate(d) {
     `${p(d.getUTCHours())}${p(d.getUTCMinutes())}`;
 }
 
+// The message as the SMSC reads it: short_message, or message_payload when that is empty.
+function messageText(submit) {
+  const short = String((submit.short_message && submit.short_message.message) || '');
+  const payload = submit.message_payload && String(submit.message_payload.message || '');
+  return short || payload || '';
+}
+
 function sendReceipt(session, submit, decimalId, stat, err, how) {
   const now = receiptDate(new Date());
   const delivered = stat === 'DELIVRD' ? '001' : '000';
   const text = `id:${decimalId} sub:001 dlvrd:${delivered} submit date:${now} done date:${now} ` +
-    `stat:${stat} err:${err} text:` + String(submit.short_message.message || '').slice(0, 20);
+    `stat:${stat} err:${err} text:` + messageText(submit).slice(0, 20);
   emit({ event: 'receipt', id: decimalId, stat, how });
   session.deliver_sm({
     source_addr_ton: submit.dest_addr_ton,
@@ -75,7 +83,12 @@ const server = smpp.createServer((session) => {
     const id = nextId++;
     const hexId = id.toString(16).toUpperCase();
     const decimalId = String(id);
-    emit({ event: 'submit_sm', destination, message_id: hexId });
+    emit({
+      event: 'submit_sm', destination, message_id: hexId,
+      esm_class: pdu.esm_class, data_coding: pdu.data_coding,
+      short_message: String((pdu.short_message && pdu.short_message.message) || ''),
+      message_payload: pdu.message_payload ? String(pdu.message_payload.message || '') : null,
+    });
     if (destination.endsWith('08')) {
       // Written to the socket before the response: the ESME reads the receipt first.
       sendReceipt(session, pdu, decimalId, 'DELIVRD', '000', 'early');

@@ -11,6 +11,8 @@
 //! # Layout
 //! - `writer`: the group-commit thread. `failure`: its errors as `StoreError::Database`.
 //! - `messages`: acceptance and expiry. `submissions`, `receipts`, `callbacks`: the three flows.
+//!   `joint`: submissions that carry all segments of a message in one `submit_sm`.
+//!   `redaction`: receipts of messages whose text is not kept lose the text they repeat.
 //! - `cancel`: `cancel_sms`, a message taken out of the queue before any carrier has it.
 //! - `rules`: blacklist and duplicate checks at acceptance. `charges`: charging at the first
 //!   claim (err 004). `blacklist`: the blacklists themselves.
@@ -24,9 +26,11 @@ mod cancel;
 mod charges;
 mod codec;
 mod failure;
+mod joint;
 mod messages;
 mod reads;
 mod receipts;
+mod redaction;
 mod rules;
 mod schema;
 mod state;
@@ -178,6 +182,25 @@ impl Store for SqliteStore {
     async fn record_submit(&self, result: SubmitResult) -> Result<()> {
         self.writer
             .run(move |conn| submissions::record(conn, &result))
+            .await
+    }
+
+    async fn claim_whole_messages(
+        &self,
+        carrier: &str,
+        now: Millis,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<SubmitJob>> {
+        let carrier = carrier.to_owned();
+        self.writer
+            .run(move |conn| joint::claim(conn, &carrier, now, limit, lease))
+            .await
+    }
+
+    async fn record_joint_submit(&self, results: Vec<SubmitResult>) -> Result<()> {
+        self.writer
+            .run(move |conn| joint::record(conn, &results))
             .await
     }
 

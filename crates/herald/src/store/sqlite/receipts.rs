@@ -4,7 +4,7 @@
 use herald_smpp::ids::IdKeys;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{codec, state};
+use super::{codec, redaction, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, ReceiptMatch, ReceiptRecord, Result, StoreError};
 
@@ -49,6 +49,15 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
     // Matched before it is stored, so a matched receipt is written once, already linked,
     // and never passes through the pending indexes.
     let matched = find_segment(conn, &receipt.carrier, &keys)?;
+    let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), tlvs);
+    let mut segments = Vec::new();
+    if let Some((message_id, seq, _)) = &matched {
+        let keeps_text;
+        (segments, keeps_text) = joint_segments(conn, message_id, *seq)?;
+        if let Some((text, kept)) = redaction::redacted(keeps_text, &raw_text, &tlvs) {
+            (raw_text, tlvs) = (text, kept);
+        }
+    }
     let id: i64 = conn
         .prepare_cached(
             "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, cid_dec, cid_hex,
@@ -66,17 +75,17 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
                 codec::outcome_name(receipt.outcome),
                 receipt.stat_word,
                 receipt.carrier_err,
-                receipt.raw_text,
+                raw_text,
                 tlvs.to_string(),
                 receipt.received_at,
                 matched
                     .as_ref()
                     .map(|(message_id, _, _)| message_id.as_str()),
-                matched.as_ref().map(|(_, segment, _)| *segment),
+                segments.first(),
             ],
             |row| row.get(0),
         )?;
-    let Some((message_id, segment, matched_by)) = matched else {
+    let Some((message_id, _, matched_by)) = matched else {
         return Ok(ReceiptMatch::Pending);
     };
     let stored = StoredReceipt {
@@ -85,18 +94,21 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
         outcome: codec::outcome_name(receipt.outcome).to_owned(),
         stat_word: receipt.stat_word.clone(),
         carrier_err: receipt.carrier_err.clone(),
-        raw_text: receipt.raw_text.clone(),
+        raw_text,
         tlvs,
         received_at: receipt.received_at,
     };
-    let changed = apply(
-        conn,
-        &stored,
-        &message_id,
-        segment,
-        matched_by,
-        receipt.received_at,
-    )?;
+    let mut changed = false;
+    for segment in segments {
+        changed |= apply(
+            conn,
+            &stored,
+            &message_id,
+            segment,
+            matched_by,
+            receipt.received_at,
+        )?;
+    }
     Ok(ReceiptMatch::Matched {
         message_id,
         changed,
@@ -145,12 +157,38 @@ fn find_segment(
     )))
 }
 
-/// Applies the receipts of `carrier` that arrived before the submission acknowledged with
-/// `keys`, in arrival order.
+/// The segments of `message_id` that carry the same carrier id as its segment `seq`: that one
+/// alone when each part was submitted on its own, every part of a joint submission (one
+/// `submit_sm` for the whole message, see `joint`), whose receipts report on all of them. And
+/// whether the message keeps its text (see `redaction`), read in the same statement.
+fn joint_segments(conn: &Connection, message_id: &MessageId, seq: u32) -> Result<(Vec<u32>, bool)> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT s.seq, m.text_store = 'plaintext' AS keeps_text
+               FROM segments one
+               JOIN segments s ON s.message_id = one.message_id AND s.carrier = one.carrier
+                              AND s.cid_exact = one.cid_exact
+               JOIN messages m ON m.id = one.message_id
+              WHERE one.message_id = ?1 AND one.seq = ?2
+              ORDER BY s.seq",
+        )?
+        .query_map(params![message_id.as_str(), seq], |row| {
+            Ok((row.get::<_, u32>("seq")?, row.get::<_, bool>("keeps_text")?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    match rows.first() {
+        Some(&(_, keeps_text)) => Ok((rows.into_iter().map(|(s, _)| s).collect(), keeps_text)),
+        // The segment matched a moment ago in this transaction: it is there.
+        None => Err(StoreError::NotFound),
+    }
+}
+
+/// Applies the receipts of `carrier` that arrived before the submission of `segments`
+/// acknowledged with `keys`, in arrival order, each to every one of those segments.
 pub(super) fn apply_pending(
     conn: &Connection,
     message_id: &MessageId,
-    segment: u32,
+    segments: &[u32],
     carrier: &str,
     keys: &IdKeys,
     at: Millis,
@@ -197,17 +235,35 @@ pub(super) fn apply_pending(
             continue;
         }
         applied = Some(columns.id);
-        let stored = columns.parse()?;
-        conn.prepare_cached("UPDATE receipts SET message_id = ?, segment = ? WHERE id = ?")?
-            .execute(params![message_id.as_str(), segment, stored.id])?;
-        apply(
-            conn,
-            &stored,
-            message_id,
-            segment,
-            MatchedBy::ranked(matched_by),
-            at,
-        )?;
+        let mut stored = columns.parse()?;
+        // Stored before Herald knew whose it was: only now can its text be removed.
+        if let Some((text, kept)) = redaction::redacted(
+            redaction::keeps_text(conn, message_id)?,
+            &stored.raw_text,
+            &stored.tlvs,
+        ) {
+            (stored.raw_text, stored.tlvs) = (text, kept);
+        }
+        conn.prepare_cached(
+            "UPDATE receipts SET message_id = ?, segment = ?, raw_text = ?, tlvs = ? WHERE id = ?",
+        )?
+        .execute(params![
+            message_id.as_str(),
+            segments.first(),
+            stored.raw_text,
+            stored.tlvs.to_string(),
+            stored.id
+        ])?;
+        for &segment in segments {
+            apply(
+                conn,
+                &stored,
+                message_id,
+                segment,
+                MatchedBy::ranked(matched_by),
+                at,
+            )?;
+        }
     }
     Ok(())
 }

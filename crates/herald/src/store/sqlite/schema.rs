@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "text store",
         include_str!("../../../migrations/0003_text_store.sql"),
     ),
+    (
+        4,
+        "receipt redaction",
+        include_str!("../../../migrations/0004_receipt_redaction.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {
@@ -42,4 +47,86 @@ pub(super) fn migrator() -> Migrator {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, Row, SqliteConnection};
+
+    use super::migrator;
+
+    /// A receipt of a `nostore` message and one of a `plaintext` message, stored (with their
+    /// history lines) before migration 4, then migrated.
+    #[tokio::test]
+    async fn migration_4_redacts_receipts_of_messages_whose_text_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        migrator().run_to(3, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO accounts (id, username, password_hash, balance, senders)
+             VALUES (1, 'shop', 'x', '1.00', '[]');
+             INSERT INTO messages (id, account_id, destination, sender, text, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at, text_store)
+             VALUES ('secret', 1, '372555', 'Shop', NULL, 'delivered', 1, 0, 0, 0, 0, 'nostore'),
+                    ('open', 1, '372555', 'Shop', 'hi', 'delivered', 1, 0, 0, 0, 0, 'plaintext');
+             INSERT INTO receipts (id, carrier, carrier_message_id, cid_exact, outcome, raw_text,
+                                   tlvs, received_at, message_id, segment)
+             VALUES (1, 'c', '1', '1', 'delivered', 'id:1 stat:DELIVRD Text:code 4711',
+                     '[{\"tag\":30,\"value\":\"3100\"},{\"tag\":1060,\"value\":\"4711\"}]',
+                     0, 'secret', 0),
+                    (2, 'c', '2', '2', 'delivered', 'id:2 stat:DELIVRD text:hi',
+                     '[{\"tag\":1060,\"value\":\"6869\"}]', 0, 'open', 0);
+             INSERT INTO events (message_id, at, kind, segment, detail)
+             VALUES ('secret', 0, 'receipt', 0,
+                     json_object('receipt_id', 1, 'raw_text', 'id:1 stat:DELIVRD Text:code 4711',
+                                 'tlvs', json('[{\"tag\":1060,\"value\":\"4711\"}]'),
+                                 'outcome', 'delivered')),
+                    ('open', 0, 'receipt', 0,
+                     json_object('receipt_id', 2, 'raw_text', 'id:2 stat:DELIVRD text:hi'));",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrator().run(&mut conn).await.unwrap();
+
+        let receipts: Vec<(String, String)> =
+            sqlx::query("SELECT raw_text, tlvs FROM receipts ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get("raw_text"), r.get("tlvs")))
+                .collect();
+        assert_eq!(receipts[0].0, "id:1 stat:DELIVRD Text:");
+        let tlvs: serde_json::Value = serde_json::from_str(&receipts[0].1).unwrap();
+        assert_eq!(
+            tlvs,
+            serde_json::json!([
+                {"tag": 30, "value": "3100"},
+                {"tag": 1060, "value": "", "redacted": true}
+            ])
+        );
+        assert_eq!(
+            receipts[1].0, "id:2 stat:DELIVRD text:hi",
+            "plaintext keeps it"
+        );
+        assert!(receipts[1].1.contains("6869"));
+
+        let details: Vec<serde_json::Value> = sqlx::query("SELECT detail FROM events ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str(r.get("detail")).unwrap())
+            .collect();
+        assert_eq!(details[0]["raw_text"], "id:1 stat:DELIVRD Text:");
+        assert_eq!(details[0]["tlvs"], tlvs);
+        assert_eq!(
+            details[0]["outcome"], "delivered",
+            "the rest of the line is kept"
+        );
+        assert_eq!(details[1]["raw_text"], "id:2 stat:DELIVRD text:hi");
+    }
 }

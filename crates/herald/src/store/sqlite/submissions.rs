@@ -117,6 +117,30 @@ fn record_accepted(
     carrier_message_id: &str,
 ) -> Result<()> {
     let keys = IdKeys::of(carrier_message_id);
+    mark_accepted(conn, result, carrier_message_id, &keys)?;
+    let inputs = state::FoldInputs::read(conn, &result.message_id)?;
+    let Some(inputs) = inputs.filter(|i| i.has_segment(result.segment)) else {
+        return Err(StoreError::NotFound);
+    };
+    state::settle(conn, &result.message_id, &inputs, result.at)?;
+    receipts::apply_pending(
+        conn,
+        &result.message_id,
+        &[result.segment],
+        &result.carrier,
+        &keys,
+        result.at,
+    )
+}
+
+/// Writes the carrier's id on the segment of `result` and marks it sent, with its history
+/// line; the message is folded by the caller.
+pub(super) fn mark_accepted(
+    conn: &Connection,
+    result: &SubmitResult,
+    carrier_message_id: &str,
+    keys: &IdKeys,
+) -> Result<()> {
     let (status, stat, dlr_mask, err) = codec::report_columns(&Report::accepted_by_carrier());
     let id = result.message_id.as_str();
     state::record_event(
@@ -155,23 +179,11 @@ fn record_accepted(
         id,
         result.segment,
     ])?;
-    let inputs = state::FoldInputs::read(conn, &result.message_id)?;
-    let Some(inputs) = inputs.filter(|i| i.has_segment(result.segment)) else {
-        return Err(StoreError::NotFound);
-    };
-    state::settle(conn, &result.message_id, &inputs, result.at)?;
-    receipts::apply_pending(
-        conn,
-        &result.message_id,
-        result.segment,
-        &result.carrier,
-        &keys,
-        result.at,
-    )
+    Ok(())
 }
 
 /// Every outcome but acceptance.
-fn record_refused(conn: &Connection, result: &SubmitResult) -> Result<()> {
+pub(super) fn record_refused(conn: &Connection, result: &SubmitResult) -> Result<()> {
     let SubmitResult {
         message_id,
         segment,
