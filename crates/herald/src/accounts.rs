@@ -59,7 +59,8 @@ pub fn hash_config_password(username: &str, password: &str) -> Result<String, Ac
         })
 }
 
-/// Writes the configured accounts to the store (the config is the source of truth at start).
+/// Writes the configured accounts to the store (the config is the source of truth at start),
+/// each with its webhook secret.
 pub async fn sync_accounts(
     store: &SharedStore,
     accounts: &[AccountConfig],
@@ -81,7 +82,14 @@ pub async fn sync_accounts(
             senders: a.senders.clone(),
             dlr_url: (!a.dlr_url.is_empty()).then(|| a.dlr_url.clone()),
         };
-        out.push(store.upsert_account(record).await?);
+        let account = store.upsert_account(record).await?;
+        // A configured secret replaces the kept one; without one the account's own (generated
+        // now if it has none yet) stays, so customers keep verifying with the same.
+        match &a.webhook_secret {
+            Some(secret) => store.set_webhook_secret(account.id, secret).await?,
+            None => drop(store.webhook_secret(account.id).await?),
+        }
+        out.push(account);
     }
     Ok(out)
 }
@@ -235,6 +243,7 @@ mod tests {
             balance: "1.00".into(),
             senders: vec!["Herald".into()],
             dlr_url: String::new(),
+            webhook_secret: None,
         }
     }
 

@@ -16,6 +16,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Deserializer};
 
+use crate::callbacks::signature::WebhookSecret;
 use crate::money::Money;
 use crate::sender;
 
@@ -232,6 +233,10 @@ pub struct AccountConfig {
     /// Default callback URL; empty means none.
     #[serde(default)]
     pub dlr_url: String,
+    /// The secret its JSON webhooks are signed with (`whsec_` + base64 of 24 to 64 bytes).
+    /// None: Herald generates one once and keeps it in the database.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
 }
 
 fn default_balance() -> String {
@@ -419,6 +424,7 @@ impl Config {
                 balance: "100.00".into(),
                 senders: vec!["Herald".into()],
                 dlr_url: String::new(),
+                webhook_secret: None,
             }],
             callbacks: CallbacksConfig {
                 allow_networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
@@ -627,6 +633,11 @@ impl Config {
                          up to 15 digits"
                     ),
                 ));
+            }
+            if let Some(secret) = &a.webhook_secret
+                && let Err(e) = WebhookSecret::parse(secret)
+            {
+                return Err(invalid(key("webhook_secret"), &e.to_string()));
             }
             if !a.dlr_url.is_empty() && !is_http_url(&a.dlr_url) {
                 return Err(invalid(
@@ -838,6 +849,26 @@ allow_networks = ["127.0.0.0/8"]
             let err = Config::from_toml_str(&text).unwrap().validate();
             assert!(matches!(err, Err(ConfigError::Invalid { .. })), "{to}");
         }
+    }
+
+    #[test]
+    fn a_webhook_secret_is_checked_and_a_malformed_one_is_refused_without_being_echoed() {
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let text = OPERATIONS_EXAMPLE.replace(
+            "balance = \"100.00\"",
+            &format!("balance = \"100.00\"\nwebhook_secret = \"{good}\""),
+        );
+        assert!(text.contains(good));
+        let c = parse(&text);
+        assert_eq!(c.accounts[0].webhook_secret.as_deref(), Some(good));
+        assert_eq!(parse(OPERATIONS_EXAMPLE).accounts[0].webhook_secret, None);
+
+        let bad = text.replace(good, "hunter2-not-a-whsec");
+        let err = Config::from_toml_str(&bad).unwrap().validate().unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("webhook_secret"), "{message}");
+        assert!(message.contains("whsec_"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
     }
 
     #[test]

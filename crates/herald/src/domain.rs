@@ -164,6 +164,23 @@ impl ErrCode {
     pub const SENDER_NOT_ALLOWED: ErrCode = ErrCode(7);
     pub const BLACKLISTED: ErrCode = ErrCode(8);
     pub const TEMPORARY: ErrCode = ErrCode(999);
+
+    /// What the code means, in the words of the delivery-report documentation; None for 000.
+    pub fn description(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0 => return None,
+            1 => "Failed to deliver SMS to this number",
+            2 => "Sending SMS expired in 6 hours",
+            3 => "Invalid number",
+            4 => "Error crediting Account",
+            5 => "Could not determine the destination country/operator or invalid number format",
+            6 => "Too many identical messages sent to the same number, blocked for 60 minutes",
+            7 => "Sender name not allowed",
+            8 => "Number is in blacklist",
+            999 => "General temporary error",
+            _ => "Unknown error",
+        })
+    }
 }
 
 impl fmt::Display for ErrCode {

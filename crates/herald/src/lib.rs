@@ -7,7 +7,8 @@
 //! - [`carrier`]: binds to carriers kept up by supervisors; submits out, receipts in.
 //! - [`pipeline`]: the workers between store and carriers: submitter, receipt intake, expiry.
 //! - [`callbacks`]: delivery of callbacks to customers' dlr-urls: retry policy, SSRF guard, worker.
-//! - [`http`]: the customer-facing plain-text API (`/send_sms`, `/get_dlr_response`, `/health`).
+//! - [`http`]: the customer-facing HTTP edge: the plain-text API (`/send_sms`, ...), `/health`
+//!   and the JSON API under `/v1` (omnimessages, blacklist, messages, the OpenAPI document).
 //! - [`routing`]: longest-prefix route table (destination → carrier and price).
 //! - [`number`]: destination numbers parsed into E.164 (the `phonenumber` crate stays behind it).
 //! - [`sender`]: which sender names a handset can show and an account may use.

@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::callbacks::signature::WebhookSecret;
 use crate::domain::{MessageId, MessageState, Report};
 use crate::money::Money;
 use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
-    CancelOutcome, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
-    Store, StoreError, SubmitJob, SubmitResult,
+    CancelOutcome, Event, MessageCursor, MessagePage, MessageQuery, MessageView, Millis,
+    NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
+    WebhookJob,
 };
 
 #[derive(Default)]
@@ -29,6 +31,7 @@ struct Inner {
     callbacks: Vec<QueuedCallback>,
     attempts: Vec<CallbackAttempt>,
     blacklist: Vec<(BlacklistScope, String)>,
+    webhook_secrets: HashMap<i64, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +69,29 @@ impl MemoryStore {
         report: Report,
         due: Millis,
     ) -> i64 {
+        self.push(message_id, url, report, due, None)
+    }
+
+    /// Enqueues a JSON webhook due at `due`; returns its job id.
+    pub fn push_webhook(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: WebhookJob,
+    ) -> i64 {
+        self.push(message_id, url, report, due, Some(webhook))
+    }
+
+    fn push(
+        &self,
+        message_id: MessageId,
+        url: &str,
+        report: Report,
+        due: Millis,
+        webhook: Option<WebhookJob>,
+    ) -> i64 {
         let mut inner = self.lock();
         let id = inner.callbacks.len() as i64 + 1;
         inner.callbacks.push(QueuedCallback {
@@ -75,6 +101,7 @@ impl MemoryStore {
                 url: url.to_owned(),
                 report,
                 attempts: 0,
+                webhook,
             },
             due,
             leased_until: 0,
@@ -157,6 +184,11 @@ impl Store for MemoryStore {
             segment_count: message.segments.len() as u32,
             accepted_at: message.accepted_at,
             updated_at: message.accepted_at,
+            not_before: message.not_before,
+            priority: message.priority,
+            price: message.price.clone(),
+            callback_format: message.callback_format,
+            omnimessage_id: message.omnimessage_id.clone(),
         };
         let mut inner = self.lock();
         inner.views.insert(message.id.clone(), view);
@@ -273,6 +305,42 @@ impl Store for MemoryStore {
         Ok(self.lock().views.get(id).cloned())
     }
 
+    /// Acceptance order, newest first; the cursor is the 1-based acceptance position.
+    async fn list_messages(&self, query: MessageQuery) -> Result<MessagePage> {
+        let inner = self.lock();
+        let limit = query.limit.max(1) as usize;
+        let mut matching = inner
+            .messages
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, m)| (i as i64 + 1, &inner.views[&m.id]))
+            .filter(|(pos, v)| {
+                query.after.is_none_or(|c| *pos < c.0)
+                    && query.account_id.is_none_or(|a| v.account_id == a)
+                    && query.status.is_none_or(|s| v.status == s)
+                    && query
+                        .destination
+                        .as_ref()
+                        .is_none_or(|d| &v.destination == d)
+                    && query.sender.as_ref().is_none_or(|s| &v.sender == s)
+                    && query.accepted_from.is_none_or(|t| v.accepted_at >= t)
+                    && query.accepted_until.is_none_or(|t| v.accepted_at < t)
+                    && query
+                        .err
+                        .is_none_or(|e| v.report.is_some_and(|r| r.err.0 == e))
+            });
+        let page: Vec<_> = matching.by_ref().take(limit).collect();
+        let next = match (page.last(), matching.next()) {
+            (Some((pos, _)), Some(_)) => Some(MessageCursor(*pos)),
+            _ => None,
+        };
+        Ok(MessagePage {
+            messages: page.into_iter().map(|(_, v)| v.clone()).collect(),
+            next,
+        })
+    }
+
     async fn history(&self, _: &MessageId) -> Result<Vec<Event>> {
         Ok(Vec::new())
     }
@@ -317,6 +385,27 @@ impl Store for MemoryStore {
             .collect();
         numbers.sort();
         Ok(numbers)
+    }
+
+    async fn webhook_secret(&self, account_id: i64) -> Result<String> {
+        let mut inner = self.lock();
+        if !inner.accounts.iter().any(|a| a.id == account_id) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(inner
+            .webhook_secrets
+            .entry(account_id)
+            .or_insert_with(|| WebhookSecret::generate().as_str().to_owned())
+            .clone())
+    }
+
+    async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if !inner.accounts.iter().any(|a| a.id == account_id) {
+            return Err(StoreError::NotFound);
+        }
+        inner.webhook_secrets.insert(account_id, secret.to_owned());
+        Ok(())
     }
 
     async fn next_due(&self) -> Result<Option<Millis>> {

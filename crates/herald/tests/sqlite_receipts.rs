@@ -61,6 +61,8 @@ impl Fixture {
                 text: text_store.kept(SECRET),
                 text_store,
                 dlr_url: Some(DLR_URL.into()),
+                callback_format: Default::default(),
+                omnimessage_id: None,
                 carrier: Some(CARRIER.into()),
                 price: Some("0.05".into()),
                 validity: Duration::from_secs(6 * 3600),
@@ -75,6 +77,7 @@ impl Fixture {
                     .collect(),
                 rejection: None,
                 accepted_at: T0,
+                priority: Default::default(),
             })
             .await
             .unwrap();

@@ -53,6 +53,8 @@ impl Fixture {
             text: Some("hello".into()),
             text_store: Default::default(),
             dlr_url: Some(DLR_URL.into()),
+            callback_format: Default::default(),
+            omnimessage_id: None,
             carrier: Some(CARRIER.into()),
             price: Some("0.05".into()),
             validity: Duration::from_secs(6 * 3600),
@@ -67,6 +69,7 @@ impl Fixture {
                 .collect(),
             rejection: None,
             accepted_at: T0,
+            priority: Default::default(),
         }
     }
 
@@ -819,6 +822,8 @@ fn template(account_id: i64) -> NewMessage {
         text: None,
         text_store: Default::default(),
         dlr_url: None,
+        callback_format: Default::default(),
+        omnimessage_id: None,
         carrier: Some(CARRIER.into()),
         price: None,
         validity: Duration::from_secs(3600),
@@ -831,6 +836,7 @@ fn template(account_id: i64) -> NewMessage {
         }],
         rejection: None,
         accepted_at: T0,
+        priority: Default::default(),
     }
 }
 

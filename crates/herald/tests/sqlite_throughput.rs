@@ -184,6 +184,8 @@ fn message(account_id: i64, i: usize) -> NewMessage {
         text: Some("benchmark message".into()),
         text_store: Default::default(),
         dlr_url: Some("https://customer.example/dlr".into()),
+        callback_format: Default::default(),
+        omnimessage_id: None,
         carrier: Some("acme".into()),
         price: Some("0.05".into()),
         validity: Duration::from_secs(6 * 3600),
@@ -196,5 +198,6 @@ fn message(account_id: i64, i: usize) -> NewMessage {
         }],
         rejection: None,
         accepted_at: T0,
+        priority: Default::default(),
     }
 }

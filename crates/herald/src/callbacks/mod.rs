@@ -1,6 +1,11 @@
 //! Callback delivery: tells customers, at their dlr-url, every status change of their messages
 //! (status-model §2).
 //!
+//! One engine, two formats, chosen per message when it was accepted: the plain-text API's GET
+//! with the report in the query string ([`url`]), or a JSON report POSTed and signed with the
+//! account's secret ([`webhook`], [`signature`]). Both share the queue, the ordering, the retry
+//! schedule, the SSRF guard and the recorded attempts.
+//!
 //! The store's callback queue is the source of truth. [`CallbackWorker::step`] claims due
 //! callbacks with a lease (at most one per message, its oldest, so a message's callbacks arrive
 //! in order), requests them concurrently, and records every attempt: a 2xx answer acknowledges;
@@ -30,7 +35,9 @@ use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, SharedSto
 
 pub mod guard;
 pub mod policy;
+pub mod signature;
 pub mod url;
+pub mod webhook;
 
 pub use guard::{AddressPolicy, GuardedResolver};
 pub use policy::RetryPolicy;
@@ -107,11 +114,9 @@ impl CallbackWorker {
     }
 
     async fn attempt(&self, job: CallbackJob, now: Millis) {
-        let delivery = self.deliver(&job).await;
+        let delivery = self.deliver(&job, now).await;
         let next = if delivery.error.is_none()
-            && delivery
-                .http_status
-                .is_some_and(|s| (200..300).contains(&s))
+            && delivery.http_status.is_some_and(|s| acknowledges(&job, s))
         {
             CallbackNext::Done
         } else if delivery.hopeless {
@@ -147,10 +152,14 @@ impl CallbackWorker {
         }
     }
 
-    async fn deliver(&self, job: &CallbackJob) -> Delivery {
+    async fn deliver(&self, job: &CallbackJob, now: Millis) -> Delivery {
         let started = Instant::now();
         let elapsed = || started.elapsed().as_millis() as i64;
-        let url = match callback_url(&job.url, &job.message_id, &job.report) {
+        let url = match &job.webhook {
+            None => callback_url(&job.url, &job.message_id, &job.report),
+            Some(_) => url::target_url(&job.url),
+        };
+        let url = match url {
             Ok(url) => url,
             Err(e) => {
                 return Delivery {
@@ -172,7 +181,21 @@ impl CallbackWorker {
                 hopeless: false,
             };
         }
-        let result = self.client.get(url.clone()).send().await;
+        let request = match &job.webhook {
+            None => self.client.get(url.clone()),
+            Some(webhook) => {
+                let body = webhook::body(&job.message_id, &job.report, webhook);
+                let mut request = self
+                    .client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json");
+                for (name, value) in webhook::headers(&webhook.secret, &webhook.id, now, &body) {
+                    request = request.header(name, value);
+                }
+                request.body(body)
+            }
+        };
+        let result = request.send().await;
         let (http_status, error) = match result {
             Ok(response) => (Some(response.status().as_u16()), None),
             Err(e) => (None, Some(error_chain(&e))),
@@ -246,6 +269,16 @@ impl CallbackWorker {
             }
         }
         let _ = tokio::time::timeout(this.lease, slots.acquire_many(this.concurrency as u32)).await;
+    }
+}
+
+/// Whether the receiver's answer acknowledges the callback: 2xx for the query-string GET (the
+/// plain-text API's contract), 2xx or 3xx for a JSON webhook (api.md §2). Redirects are never
+/// followed, so a 3xx is the receiver's own answer.
+fn acknowledges(job: &CallbackJob, http_status: u16) -> bool {
+    match job.webhook {
+        None => (200..300).contains(&http_status),
+        Some(_) => (200..400).contains(&http_status),
     }
 }
 

@@ -248,3 +248,137 @@ async fn run_delivers_due_callbacks_and_stops_on_shutdown() {
         .unwrap();
     assert_eq!(store.attempts()[0].next, CallbackNext::Done);
 }
+
+/// One POST as received: its headers and body.
+type Post = (axum::http::HeaderMap, Vec<u8>);
+
+/// A webhook receiver recording each POST, answering `status`.
+#[derive(Clone, Default)]
+struct PostReceiver {
+    posts: Arc<Mutex<Vec<Post>>>,
+}
+
+impl PostReceiver {
+    async fn start(status: u16) -> (Self, String) {
+        let receiver = Self::default();
+        let app = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(
+                    move |State(r): State<PostReceiver>,
+                          headers: axum::http::HeaderMap,
+                          body: axum::body::Bytes| async move {
+                        r.posts.lock().unwrap().push((headers, body.to_vec()));
+                        StatusCode::from_u16(status).unwrap()
+                    },
+                ),
+            )
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, format!("http://127.0.0.1:{port}/hook"))
+    }
+}
+
+fn webhook_job(secret: &signature::WebhookSecret) -> crate::store::WebhookJob {
+    crate::store::WebhookJob {
+        id: "msg_f00d_1".into(),
+        omnimessage_id: Some("omni".into()),
+        destination: "37255500000".into(),
+        sender: "Shop".into(),
+        part_price: Some("0.05".into()),
+        parts_count: 1,
+        changed_at: NOW - 1_000,
+        secret: secret.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_json_webhook_is_posted_with_its_body_and_both_signatures() {
+    let (receiver, url) = PostReceiver::start(204).await;
+    let store = Arc::new(MemoryStore::default());
+    let secret = signature::WebhookSecret::generate();
+    let report = Report::from_receipt(ReceiptOutcome::Delivered);
+    store.push_webhook(id(), &url, report, NOW, webhook_job(&secret));
+    let w = worker(&store, LOOPBACK, &[10], Duration::from_secs(1));
+
+    assert_eq!(w.step(NOW).await.unwrap(), 1);
+
+    let posts = receiver.posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1);
+    let (headers, body) = &posts[0];
+    let header = |name: &str| headers.get(name).unwrap().to_str().unwrap().to_owned();
+    assert_eq!(header("content-type"), "application/json");
+    assert_eq!(
+        body,
+        &webhook::body(&id(), &report, &webhook_job(&secret)),
+        "the body as built for the event"
+    );
+    assert_eq!(
+        header("x-messente-signature"),
+        secret.messente_signature(body)
+    );
+    assert_eq!(header("webhook-id"), "msg_f00d_1");
+    assert_eq!(header("webhook-timestamp"), (NOW / 1000).to_string());
+    assert_eq!(
+        header("webhook-signature"),
+        secret.standard_signature("msg_f00d_1", NOW / 1000, body)
+    );
+    let a = &store.attempts()[0];
+    assert_eq!((a.http_status, a.next), (Some(204), CallbackNext::Done));
+    assert_eq!(a.url, url, "posted to the URL as written");
+}
+
+#[tokio::test]
+async fn a_3xx_acknowledges_a_webhook_but_not_a_query_callback() {
+    let (_posts, hook) = PostReceiver::start(302).await;
+    let (_gets, dlr) = Receiver::start(&[302], Duration::ZERO).await;
+    let store = Arc::new(MemoryStore::default());
+    let secret = signature::WebhookSecret::generate();
+    store.push_webhook(
+        id(),
+        &hook,
+        Report::accepted_by_carrier(),
+        NOW,
+        webhook_job(&secret),
+    );
+    store.push_callback(
+        MessageId::parse("beef").unwrap(),
+        &dlr,
+        Report::accepted_by_carrier(),
+        NOW,
+    );
+    let w = worker(&store, LOOPBACK, &[10_000], Duration::from_secs(1));
+
+    assert_eq!(w.step(NOW).await.unwrap(), 2);
+
+    let mut nexts: Vec<_> = store
+        .attempts()
+        .iter()
+        .map(|a| (a.job_id, a.http_status, a.next))
+        .collect();
+    nexts.sort_by_key(|n| n.0);
+    assert_eq!(nexts[0], (1, Some(302), CallbackNext::Done));
+    assert!(matches!(nexts[1], (2, Some(302), CallbackNext::RetryAt(_))));
+}
+
+#[tokio::test]
+async fn a_webhook_to_a_loopback_target_outside_allow_networks_is_refused() {
+    let (receiver, url) = PostReceiver::start(200).await;
+    let store = Arc::new(MemoryStore::default());
+    let secret = signature::WebhookSecret::generate();
+    store.push_webhook(
+        id(),
+        &url.replace("127.0.0.1", "localhost"),
+        Report::accepted_by_carrier(),
+        NOW,
+        webhook_job(&secret),
+    );
+    let w = worker(&store, &[], &[10_000], Duration::from_secs(1));
+    w.step(NOW).await.unwrap();
+    assert!(receiver.posts.lock().unwrap().is_empty());
+    let a = &store.attempts()[0];
+    assert!(a.error.as_deref().unwrap().contains("non-public address"));
+    assert!(matches!(a.next, CallbackNext::RetryAt(_)));
+}

@@ -8,13 +8,7 @@ use crate::domain::{MessageId, Report};
 /// `url` plus `sms_unique_id`, `status`, `stat`, `dlr-mask`, `err`, percent-encoded, joined with
 /// `&` when the URL already has a query.
 pub fn callback_url(url: &str, id: &MessageId, report: &Report) -> Result<Url, InvalidUrl> {
-    let mut url = Url::parse(url).map_err(|e| InvalidUrl(e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(InvalidUrl(format!(
-            "{} is not an http(s) URL with a host",
-            url.scheme()
-        )));
-    }
+    let mut url = target_url(url)?;
     let status = report.status.callback_status().unwrap_or("SENT");
     url.query_pairs_mut()
         .append_pair("sms_unique_id", id.as_str())
@@ -22,6 +16,19 @@ pub fn callback_url(url: &str, id: &MessageId, report: &Report) -> Result<Url, I
         .append_pair("stat", report.stat.as_str())
         .append_pair("dlr-mask", &report.dlr_mask.to_string())
         .append_pair("err", &report.err.to_string());
+    Ok(url)
+}
+
+/// The stored URL as it is requested: an http(s) URL with a host (JSON webhooks are POSTed to it
+/// as written).
+pub fn target_url(url: &str) -> Result<Url, InvalidUrl> {
+    let url = Url::parse(url).map_err(|e| InvalidUrl(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(InvalidUrl(format!(
+            "{} is not an http(s) URL with a host",
+            url.scheme()
+        )));
+    }
     Ok(url)
 }
 

@@ -1,5 +1,7 @@
-//! The customer-facing HTTP edge. Today: the plain-text compatibility API (`/send_sms`,
-//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1, and `/health`.
+//! The customer-facing HTTP edge: the plain-text compatibility API (`/send_sms`,
+//! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1,
+//! `/health`, and the JSON API under `/v1` ([`v1`]). Every route is added through a
+//! [`RouteTable`], which lists what it routes.
 //!
 //! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
 //! `FAILED <code>` (temporary), typed `text/html; charset=UTF-8` because existing clients check
@@ -15,7 +17,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tokio::sync::Notify;
 
 use crate::accounts::Authenticator;
@@ -27,9 +28,12 @@ mod balance;
 mod cancel_sms;
 mod get_dlr_response;
 pub mod params;
+pub mod route_table;
 mod send_sms;
+pub mod v1;
 
 pub use params::Params;
+pub use route_table::{RouteEntry, RouteTable};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -60,30 +64,37 @@ impl Default for ApiDefaults {
     }
 }
 
+/// Every route Herald's HTTP edge serves: the plain-text API, `/health` and `/v1`.
+pub fn router(state: ApiState) -> Router {
+    routes().into_router().with_state(state)
+}
+
+/// The routes of [`router`], listed (the OpenAPI document is checked against this).
+pub fn route_entries() -> Vec<RouteEntry> {
+    routes().entries().to_vec()
+}
+
+fn routes() -> RouteTable<ApiState> {
+    plain_text_routes().merge(v1::routes())
+}
+
 /// The plain-text API's routes (each path with and without a trailing slash, GET and POST) and
 /// `/health`.
-pub fn router(state: ApiState) -> Router {
-    let send = get(send_sms::send_sms).post(send_sms::send_sms);
-    let status = get(get_dlr_response::get_dlr_response).post(get_dlr_response::get_dlr_response);
-    let cancel = get(cancel_sms::cancel_sms).post(cancel_sms::cancel_sms);
-    let balance = get(balance::get_balance).post(balance::get_balance);
-    let prices = get(balance::prices).post(balance::prices);
-    let pricelist = get(balance::pricelist).post(balance::pricelist);
-    Router::new()
-        .route("/send_sms", send.clone())
-        .route("/send_sms/", send)
-        .route("/get_dlr_response", status.clone())
-        .route("/get_dlr_response/", status)
-        .route("/cancel_sms", cancel.clone())
-        .route("/cancel_sms/", cancel)
-        .route("/get_balance", balance.clone())
-        .route("/get_balance/", balance)
-        .route("/prices", prices.clone())
-        .route("/prices/", prices)
-        .route("/pricelist", pricelist.clone())
-        .route("/pricelist/", pricelist)
-        .route("/health", get(|| async { "ok" }))
-        .with_state(state)
+fn plain_text_routes() -> RouteTable<ApiState> {
+    RouteTable::new()
+        .get_post("/send_sms", send_sms::send_sms)
+        .get_post("/send_sms/", send_sms::send_sms)
+        .get_post("/get_dlr_response", get_dlr_response::get_dlr_response)
+        .get_post("/get_dlr_response/", get_dlr_response::get_dlr_response)
+        .get_post("/cancel_sms", cancel_sms::cancel_sms)
+        .get_post("/cancel_sms/", cancel_sms::cancel_sms)
+        .get_post("/get_balance", balance::get_balance)
+        .get_post("/get_balance/", balance::get_balance)
+        .get_post("/prices", balance::prices)
+        .get_post("/prices/", balance::prices)
+        .get_post("/pricelist", balance::pricelist)
+        .get_post("/pricelist/", balance::pricelist)
+        .get("/health", || async { "ok" })
 }
 
 /// One line of the plain-text API.

@@ -25,7 +25,7 @@ use crate::domain::{ErrCode, MessageId, Report};
 use crate::number::Destination;
 use crate::routing::Routes;
 use crate::sender;
-use crate::store::{Account, Millis, NewMessage, NewSegment, TextStore};
+use crate::store::{Account, CallbackFormat, Millis, NewMessage, NewSegment, Priority, TextStore};
 
 pub(super) async fn send_sms(
     State(state): State<ApiState>,
@@ -46,12 +46,25 @@ pub(super) async fn send_sms(
         now,
         rand::random(),
     );
+    match commit(&state, message).await {
+        Ok(id) => Answer::Ok(id.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "accepting a message failed");
+            SERVER_FAILURE
+        }
+    }
+}
+
+/// Makes an accepted message durable and wakes whoever has work because of it: the submitters
+/// when it is to be sent, the callback worker when a rule already rejected it (its callback is
+/// queued). Shared by every API that accepts messages.
+pub(super) async fn commit(
+    state: &ApiState,
+    message: NewMessage,
+) -> Result<MessageId, crate::store::StoreError> {
     let id = message.id.clone();
     let rejection = message.rejection;
-    if let Err(e) = state.store.accept(message).await {
-        tracing::error!(error = %e, "accepting a message failed");
-        return SERVER_FAILURE;
-    }
+    state.store.accept(message).await?;
     match rejection {
         Some(report) => {
             tracing::debug!(%id, err = %report.err, "message rejected at acceptance");
@@ -64,7 +77,7 @@ pub(super) async fn send_sms(
             state.submit_wake.notify_waiters();
         }
     }
-    Answer::Ok(id.to_string())
+    Ok(id)
 }
 
 /// Why a request is unusable (logged, never shown: the client gets `ERROR 102`).
@@ -129,6 +142,40 @@ pub struct SendRequest {
     pub text_store: TextStore,
 }
 
+/// Whether the content can be sent: an empty text is missing, more than [`text::MAX_PARTS`]
+/// segments too long, and with the customer's own `udh` it must fit one segment. What is
+/// charged and checked is what is sent: the converted text.
+pub fn check_fits(
+    content: &Content,
+    autoconvert: Autoconvert,
+    udh: Option<&[u8]>,
+) -> Result<(), ParamProblem> {
+    match content {
+        Content::Text(t) if t.is_empty() => return Err(ParamProblem::Missing("text")),
+        Content::Text(t)
+            if text::segment_count(&text::autoconvert(t, autoconvert)) > text::MAX_PARTS =>
+        {
+            return Err(ParamProblem::TooLong);
+        }
+        Content::Data(d) if text::binary_segment_count(d) > text::MAX_PARTS => {
+            return Err(ParamProblem::TooLong);
+        }
+        _ => {}
+    }
+    if let Some(udh) = udh {
+        let fits = match content {
+            Content::Text(t) => {
+                text::encode_with_udh(&text::autoconvert(t, autoconvert), udh).is_some()
+            }
+            Content::Data(d) => text::binary_with_udh(d, udh).is_some(),
+        };
+        if !fits {
+            return Err(ParamProblem::TooLongForUdh);
+        }
+    }
+    Ok(())
+}
+
 impl SendRequest {
     pub fn parse(
         params: &Params,
@@ -151,35 +198,11 @@ impl SendRequest {
             Some("off") => Autoconvert::Off,
             Some(_) => return Err(Malformed("autoconvert")),
         };
-        // What is charged and checked is what is sent: the converted text.
-        match &content {
-            Content::Text(t) if t.is_empty() => return Err(Missing("text")),
-            Content::Text(t)
-                if text::segment_count(&text::autoconvert(t, autoconvert)) > text::MAX_PARTS =>
-            {
-                return Err(ParamProblem::TooLong);
-            }
-            Content::Data(d) if text::binary_segment_count(d) > text::MAX_PARTS => {
-                return Err(ParamProblem::TooLong);
-            }
-            _ => {}
-        }
-
         let udh = match params.text("udh") {
             None => None,
             Some(hex) => Some(parse_udh(hex).ok_or(Malformed("udh"))?),
         };
-        if let Some(udh) = &udh {
-            let fits = match &content {
-                Content::Text(t) => {
-                    text::encode_with_udh(&text::autoconvert(t, autoconvert), udh).is_some()
-                }
-                Content::Data(d) => text::binary_with_udh(d, udh).is_some(),
-            };
-            if !fits {
-                return Err(ParamProblem::TooLongForUdh);
-            }
-        }
+        check_fits(&content, autoconvert, udh.as_deref())?;
 
         if params.is_malformed_text("from") {
             return Err(Malformed("from"));
@@ -330,6 +353,8 @@ impl SendRequest {
             text,
             text_store: self.text_store,
             dlr_url: self.dlr_url,
+            callback_format: CallbackFormat::Query,
+            omnimessage_id: None,
             carrier: route.map(|r| r.carrier.clone()),
             price: route.map(|r| r.price.clone()),
             validity: Duration::from_secs(u64::from(self.validity_minutes) * 60),
@@ -337,6 +362,7 @@ impl SendRequest {
             segments,
             rejection,
             accepted_at: now,
+            priority: Priority::Regular,
         }
     }
 }
@@ -353,7 +379,7 @@ fn decode_charset(raw: &[u8], charset: Option<&str>) -> Result<String, ParamProb
 }
 
 /// Hex octets of a user data header whose length octet matches.
-fn parse_udh(hex: &str) -> Option<Vec<u8>> {
+pub(crate) fn parse_udh(hex: &str) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) || hex.len() > 280 {
         return None;
     }
@@ -407,6 +433,13 @@ mod tests {
         parse(query)
             .unwrap()
             .into_message(&account(), &routes(), MessageId::generate(), NOW, 0x11)
+    }
+
+    #[test]
+    fn the_plain_text_api_asks_for_query_string_callbacks() {
+        let m = message("to=37255500000&text=hi&dlr-url=https%3A%2F%2Fexample.com%2Fdlr");
+        assert_eq!(m.callback_format, CallbackFormat::Query);
+        assert_eq!(m.omnimessage_id, None);
     }
 
     #[test]

@@ -35,6 +35,7 @@ impl TestApi {
             balance: "10.00".into(),
             senders: vec!["Herald".into()],
             dlr_url: String::new(),
+            webhook_secret: None,
         };
         sync_accounts(&shared, &[account("demo", "pw"), account("other", "pw2")])
             .await

@@ -112,6 +112,74 @@ impl TextStore {
     }
 }
 
+/// How a message's delivery reports reach its callback URL, decided when it is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum CallbackFormat {
+    /// HTTP GET of the dlr-url with `sms_unique_id`, `status`, `stat`, `dlr-mask`, `err`
+    /// appended to its query (the plain-text API).
+    #[default]
+    Query,
+    /// HTTP POST of a signed JSON delivery report (the `/v1` API's webhook).
+    Json,
+}
+
+impl CallbackFormat {
+    /// Stable lowercase name, as the store keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackFormat::Query => "query",
+            CallbackFormat::Json => "json",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [CallbackFormat::Query, CallbackFormat::Json]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
+/// Which of a carrier's due segments are submitted first (`/v1` `priority`): every due `High`
+/// segment before any `Regular` one, every `Regular` before any `Low`; oldest first within one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    Low,
+    /// The plain-text API's messages, and `/v1` messages without `priority`.
+    #[default]
+    Regular,
+    High,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::Low, Priority::Regular, Priority::High];
+
+    /// Lowercase name, as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Regular => "regular",
+            Priority::High => "high",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Priority::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The stored rank: a higher rank is claimed first.
+    pub fn rank(self) -> i64 {
+        match self {
+            Priority::Low => 0,
+            Priority::Regular => 1,
+            Priority::High => 2,
+        }
+    }
+
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        Priority::ALL.into_iter().find(|p| p.rank() == rank)
+    }
+}
+
 /// A message the API accepted, with everything the pipeline needs to submit it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
@@ -127,6 +195,12 @@ pub struct NewMessage {
     /// segments are also forgotten once the message is final (nothing more will be sent).
     pub text_store: TextStore,
     pub dlr_url: Option<String>,
+    /// How its callbacks are delivered: [`CallbackFormat::Query`] for the plain-text API,
+    /// [`CallbackFormat::Json`] (signed webhooks) for `/v1`.
+    pub callback_format: CallbackFormat,
+    /// The omnimessage it belongs to, when it was sent as part of one (`/v1`); reported in its
+    /// JSON webhooks.
+    pub omnimessage_id: Option<String>,
     /// Carrier chosen by the route table; None when the message is rejected at acceptance.
     pub carrier: Option<String>,
     /// Price per segment, decimal string.
@@ -138,6 +212,8 @@ pub struct NewMessage {
     /// Set when a rule already refused it: stored as Rejected, its callback enqueued.
     pub rejection: Option<Report>,
     pub accepted_at: Millis,
+    /// Claim order among the carrier's due segments.
+    pub priority: Priority,
 }
 
 /// A segment claimed for submission.
@@ -223,6 +299,27 @@ pub struct CallbackJob {
     pub url: String,
     pub report: Report,
     pub attempts: u32,
+    /// Set for a message accepted with [`CallbackFormat::Json`]: what its JSON webhook says
+    /// beyond the report. None: the query-string GET.
+    pub webhook: Option<WebhookJob>,
+}
+
+/// What a JSON webhook needs beyond the report, read with the claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookJob {
+    /// `webhook-id`: the same on every retry of this status change.
+    pub id: String,
+    pub omnimessage_id: Option<String>,
+    /// E.164 digits without `+` (or what the customer wrote, when it was no number).
+    pub destination: String,
+    pub sender: String,
+    /// The route's price per part, decimal string; None when no route served it.
+    pub part_price: Option<String>,
+    pub parts_count: u32,
+    /// When the status changed.
+    pub changed_at: Millis,
+    /// The account's secret at the time of the claim.
+    pub secret: crate::callbacks::signature::WebhookSecret,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -262,6 +359,63 @@ pub struct MessageView {
     pub segment_count: u32,
     pub accepted_at: Millis,
     pub updated_at: Millis,
+    /// When it may be submitted (later than `accepted_at` for a scheduled message).
+    pub not_before: Millis,
+    pub priority: Priority,
+    /// Price per segment on its route (decimal string); None when it was never routed.
+    pub price: Option<String>,
+    /// How its callbacks are delivered.
+    pub callback_format: CallbackFormat,
+    /// The omnimessage it belongs to, if any.
+    pub omnimessage_id: Option<String>,
+}
+
+/// Which messages [`Store::list_messages`] returns. Every filter that is set must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageQuery {
+    /// One account's messages; `None` lists every account's (the operator's view).
+    pub account_id: Option<i64>,
+    pub status: Option<Status>,
+    /// E.164 digits without `+`, exact.
+    pub destination: Option<String>,
+    /// Sender name, exact.
+    pub sender: Option<String>,
+    /// Accepted at or after this moment.
+    pub accepted_from: Option<Millis>,
+    /// Accepted before this moment.
+    pub accepted_until: Option<Millis>,
+    /// The report's `err` code (e.g. 8 for blacklisted).
+    pub err: Option<u16>,
+    /// Continue after this position: the `next` of the previous page.
+    pub after: Option<MessageCursor>,
+    /// At most this many messages (at least one is always asked for).
+    pub limit: u32,
+}
+
+/// A position in the listing order (newest accepted first). Messages accepted after a listing
+/// began come before its first page, never inside later pages: a client paging with
+/// [`MessagePage::next`] sees each message that existed when it started exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageCursor(pub i64);
+
+impl MessageCursor {
+    /// The opaque token an API client passes back.
+    pub fn encode(self) -> String {
+        format!("m{}", self.0)
+    }
+
+    pub fn decode(token: &str) -> Option<Self> {
+        let n: i64 = token.strip_prefix('m')?.parse().ok()?;
+        (n > 0).then_some(MessageCursor(n))
+    }
+}
+
+/// One page of [`Store::list_messages`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessagePage {
+    pub messages: Vec<MessageView>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<MessageCursor>,
 }
 
 /// One line of a message's history.
@@ -392,6 +546,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn message(&self, id: &MessageId) -> Result<Option<MessageView>>;
     async fn history(&self, id: &MessageId) -> Result<Vec<Event>>;
+    /// Messages matching `query`, newest accepted first, one page at a time.
+    async fn list_messages(&self, query: MessageQuery) -> Result<MessagePage>;
 
     /// The earliest time a queue has work (to sleep until then), if any.
     async fn next_due(&self) -> Result<Option<Millis>>;
@@ -405,6 +561,14 @@ pub trait Store: Send + Sync + 'static {
     async fn blacklist_remove(&self, scope: BlacklistScope, number: &str) -> Result<bool>;
     /// The numbers on a blacklist, sorted.
     async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>>;
+
+    /// The secret the account's JSON webhooks are signed with (`whsec_` and base64). An account
+    /// without one gets a new random secret, kept durably, so it is generated once and survives
+    /// restarts; every later call answers the same until it is set.
+    async fn webhook_secret(&self, account_id: i64) -> Result<String>;
+    /// Sets the account's webhook secret (the operator configured one). The caller checks its
+    /// form ([`crate::callbacks::signature::WebhookSecret::parse`]).
+    async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()>;
 }
 
 #[cfg(test)]

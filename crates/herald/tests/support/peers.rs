@@ -1,4 +1,5 @@
-//! Finding the independent SMPP peers the tests drive (installed by `.ci/peers`). A missing peer
+//! Finding the independent peers the tests drive (installed by `.ci/peers`): SMPP peers, the
+//! published HTTP client of the `/v1` API, and a webhook verifier. A missing peer
 //! fails the test with the command that installs it: CI installs them, so a skip would hide a
 //! broken setup.
 
@@ -31,14 +32,19 @@ pub fn node() -> String {
 
 /// The Python that can import PyPI `smpplib` (`HERALD_PYTHON`, default `python3`).
 pub fn python() -> String {
+    python_importing("smpplib", "smpplib")
+}
+
+/// The Python (`HERALD_PYTHON`, default `python3`) that can import `module`, from PyPI `package`.
+pub fn python_importing(module: &str, package: &str) -> String {
     let python = std::env::var("HERALD_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
-        .args(["-c", "import smpplib"])
+        .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
         ok,
-        "PyPI `smpplib` cannot be imported by `{python}`; {INSTALL}"
+        "PyPI `{package}` cannot be imported by `{python}`; {INSTALL}"
     );
     python
 }

@@ -44,6 +44,38 @@ pub(super) fn upsert(conn: &rusqlite::Connection, record: AccountRecord) -> Resu
     Ok(Account { id, record })
 }
 
+/// The account's webhook secret; a new one (`candidate`) is kept first when it has none. Running
+/// it again changes nothing: only a missing secret is filled.
+pub(super) fn webhook_secret(
+    conn: &rusqlite::Connection,
+    account_id: i64,
+    candidate: &str,
+) -> Result<String> {
+    conn.prepare_cached(
+        "UPDATE accounts SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL",
+    )?
+    .execute(rusqlite::params![candidate, account_id])?;
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached("SELECT webhook_secret FROM accounts WHERE id = ?")?
+        .query_row([account_id], |row| row.get::<_, String>(0))
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+pub(super) fn set_webhook_secret(
+    conn: &rusqlite::Connection,
+    account_id: i64,
+    secret: &str,
+) -> Result<()> {
+    let updated = conn
+        .prepare_cached("UPDATE accounts SET webhook_secret = ? WHERE id = ?")?
+        .execute(rusqlite::params![secret, account_id])?;
+    if updated == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 pub(super) async fn balance(pool: &SqlitePool, account_id: i64) -> Result<Money> {
     let row = sqlx::query("SELECT balance_micros FROM accounts WHERE id = ?")
         .bind(account_id)

@@ -1,12 +1,18 @@
 //! The callback queue: claimed one per message, oldest first, so a customer never hears SENT
-//! after DELIVERED.
+//! after DELIVERED. One queue for both formats: a claimed callback of a JSON-webhook message
+//! comes with what its body and signature need.
 
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{codec, state};
-use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, Result, StoreError};
+use super::{accounts, codec, state};
+use crate::callbacks::signature::WebhookSecret;
+use crate::callbacks::webhook::webhook_id;
+use crate::store::{
+    CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext, Millis, Result, StoreError,
+    WebhookJob,
+};
 
 pub(super) fn claim(
     conn: &Connection,
@@ -17,8 +23,12 @@ pub(super) fn claim(
     // Only a message's oldest pending callback is eligible: while it waits (leased, or backing
     // off) the later ones wait too. Exhausted ones are no longer pending and block nothing.
     let mut statement = conn.prepare_cached(
-        "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts
+        "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts,
+                c.created_at, m.callback_format, m.omnimessage_id, m.destination, m.sender,
+                m.price, m.segment_count, m.account_id, a.webhook_secret
            FROM callbacks c
+           JOIN messages m ON m.id = c.message_id
+           JOIN accounts a ON a.id = m.account_id
           WHERE c.state = 'pending' AND c.due_at <= ?1
             AND (c.lease_until IS NULL OR c.lease_until <= ?1)
             AND NOT EXISTS (SELECT 1 FROM callbacks e
@@ -28,20 +38,68 @@ pub(super) fn claim(
           LIMIT ?2",
     )?;
     let mut rows = statement.query(params![now, i64::try_from(limit).unwrap_or(i64::MAX)])?;
-    let mut jobs = Vec::new();
+    // Secrets are resolved after the query: an account without one gets it written then, and
+    // writing to a table a running query reads is best avoided.
+    let mut claimed: Vec<(CallbackJob, Option<Json>)> = Vec::new();
     while let Some(row) = rows.next()? {
         let message_id: String = row.get("message_id")?;
-        jobs.push(CallbackJob {
-            id: row.get("id")?,
-            message_id: codec::message_id(&message_id)?,
-            url: row.get("url")?,
+        let id: i64 = row.get("id")?;
+        let message_id = codec::message_id(&message_id)?;
+        let format = codec::callback_format(&row.get::<_, String>("callback_format")?)?;
+        let json = match format {
+            CallbackFormat::Query => None,
+            CallbackFormat::Json => Some(Json {
+                account_id: row.get("account_id")?,
+                secret: row.get("webhook_secret")?,
+                id: webhook_id(&message_id, id),
+                omnimessage_id: row.get("omnimessage_id")?,
+                destination: row.get("destination")?,
+                sender: row.get("sender")?,
+                part_price: row.get("price")?,
+                parts_count: row.get("segment_count")?,
+                changed_at: row.get("created_at")?,
+            }),
+        };
+        let job = CallbackJob {
+            id,
             report: codec::report(row)?.ok_or_else(|| {
                 codec::corrupt(format!("callback of {message_id} without report"))
             })?,
+            message_id,
+            url: row.get("url")?,
             attempts: row.get("attempts")?,
-        });
+            webhook: None,
+        };
+        claimed.push((job, json));
     }
     drop(rows);
+    let mut jobs = Vec::with_capacity(claimed.len());
+    for (mut job, json) in claimed {
+        if let Some(json) = json {
+            let secret = match json.secret {
+                Some(secret) => secret,
+                // An account the configuration never gave one gets its secret now, kept like
+                // any other.
+                None => accounts::webhook_secret(
+                    conn,
+                    json.account_id,
+                    WebhookSecret::generate().as_str(),
+                )?,
+            };
+            job.webhook = Some(WebhookJob {
+                id: json.id,
+                omnimessage_id: json.omnimessage_id,
+                destination: json.destination,
+                sender: json.sender,
+                part_price: json.part_price,
+                parts_count: json.parts_count,
+                changed_at: json.changed_at,
+                secret: WebhookSecret::parse(&secret)
+                    .map_err(|e| codec::corrupt(format!("webhook secret: {e}")))?,
+            });
+        }
+        jobs.push(job);
+    }
     let lease_until = now.saturating_add(codec::millis(lease));
     let mut lease_job = conn.prepare_cached("UPDATE callbacks SET lease_until = ? WHERE id = ?")?;
     for job in &jobs {
@@ -50,36 +108,39 @@ pub(super) fn claim(
     Ok(jobs)
 }
 
+/// What a claimed JSON webhook's row says, before its account's secret is resolved.
+struct Json {
+    account_id: i64,
+    secret: Option<String>,
+    id: String,
+    omnimessage_id: Option<String>,
+    destination: String,
+    sender: String,
+    part_price: Option<String>,
+    parts_count: u32,
+    changed_at: Millis,
+}
+
 pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Result<()> {
     let (next, state, retry_at) = match attempt.next {
         CallbackNext::Done => ("done", "done", None),
         CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
         CallbackNext::Exhausted => ("exhausted", "exhausted", None),
     };
-    // Only a pending callback moves: a straggling attempt whose lease had run out must not
-    // revive one already delivered or given up. The row tells which message and status the
-    // event is about; a straggler's is read separately (rare).
-    let moved: Option<(String, String)> = conn
+    // The event carries the status the callback told, and how it was told.
+    let (message_id, status, format): (String, String, String) = conn
         .prepare_cached(
-            "UPDATE callbacks
-                SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
-                    lease_until = NULL
-              WHERE id = ? AND state = 'pending'
-             RETURNING message_id, status",
+            "SELECT c.message_id, c.status, m.callback_format
+               FROM callbacks c JOIN messages m ON m.id = c.message_id
+              WHERE c.id = ?",
         )?
-        .query_row(params![state, retry_at, attempt.job_id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+        .query_row([attempt.job_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
-        .optional()?;
-    let (message_id, status) = match moved {
-        Some(row) => row,
-        None => conn
-            .prepare_cached("SELECT message_id, status FROM callbacks WHERE id = ?")?
-            .query_row([attempt.job_id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?
-            .ok_or(StoreError::NotFound)?,
-    };
-    let detail = serde_json::json!({
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let message_id = codec::message_id(&message_id)?;
+    let mut detail = serde_json::json!({
         "callback_id": attempt.job_id,
         "url": attempt.url,
         "http_status": attempt.http_status,
@@ -88,9 +149,20 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         "next": next,
         "retry_at": retry_at,
         "status": status,
+        "format": format,
     });
-    let message_id = codec::message_id(&message_id)?;
-    // The event carries the status the callback told.
+    if codec::callback_format(&format)? == CallbackFormat::Json {
+        detail["webhook_id"] = webhook_id(&message_id, attempt.job_id).into();
+    }
     state::record_event(conn, &message_id, attempt.at, "callback", None, &detail)?;
+    // Only a pending callback moves: a straggling attempt whose lease had run out must not
+    // revive one already delivered or given up.
+    conn.prepare_cached(
+        "UPDATE callbacks
+            SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
+                lease_until = NULL
+          WHERE id = ? AND state = 'pending'",
+    )?
+    .execute(params![state, retry_at, attempt.job_id])?;
     Ok(())
 }

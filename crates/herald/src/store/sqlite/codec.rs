@@ -9,7 +9,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::domain::{ErrCode, MessageId, MessageState, ReceiptOutcome, Report, Stat, Status};
-use crate::store::{Millis, Result, StoreError};
+use crate::store::{CallbackFormat, Millis, Result, StoreError};
 
 /// A stored value this code cannot read back: the database was changed behind Herald's back.
 pub(super) fn corrupt(what: String) -> StoreError {
@@ -95,6 +95,10 @@ pub(super) fn message_state_in(row: &impl Columns, columns: ReportColumns) -> Re
         status: status(&status_name)?,
         report: report_in(row, columns)?,
     })
+}
+
+pub(super) fn callback_format(name: &str) -> Result<CallbackFormat> {
+    CallbackFormat::parse(name).ok_or_else(|| corrupt(format!("unknown callback format {name:?}")))
 }
 
 /// A message id read back from a column.

@@ -34,8 +34,8 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
         "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
                                status, stat, dlr_mask, err, segment_count, accepted_at,
                                not_before, valid_until, updated_at, price_micros, fingerprint,
-                               text_store)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               text_store, priority, callback_format, omnimessage_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         id,
@@ -58,11 +58,14 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
         admission.price_micros,
         admission.fingerprint,
         message.text_store.as_str(),
+        message.priority.rank(),
+        message.callback_format.as_str(),
+        message.omnimessage_id,
     ])?;
     let mut insert_segment = conn.prepare_cached(
         "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
-                               status, stat, dlr_mask, err, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               status, stat, dlr_mask, err, updated_at, priority)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?;
     for segment in &message.segments {
         insert_segment.execute(params![
@@ -78,6 +81,7 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
             report.map(|r| r.2),
             report.map(|r| r.3),
             message.accepted_at,
+            message.priority.rank(),
         ])?;
     }
     let accepted = serde_json::json!({
@@ -85,6 +89,7 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
         "carrier": message.carrier,
         "not_before": message.not_before,
         "valid_until": valid_until,
+        "priority": message.priority.as_str(),
     });
     state::record_event(
         conn,

@@ -47,9 +47,10 @@ pub use writer::CommitStats;
 
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
-    DuplicatePolicy, Event, MessageView, Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result,
-    Store, StoreError, SubmitJob, SubmitResult,
+    DuplicatePolicy, Event, MessagePage, MessageQuery, MessageView, Millis, NewMessage,
+    ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
 };
+use crate::callbacks::signature::WebhookSecret;
 use crate::domain::MessageId;
 use crate::money::Money;
 use writer::Writer;
@@ -248,6 +249,10 @@ impl Store for SqliteStore {
         reads::history(&self.reads, id).await
     }
 
+    async fn list_messages(&self, query: MessageQuery) -> Result<MessagePage> {
+        reads::list_messages(&self.reads, &query).await
+    }
+
     async fn next_due(&self) -> Result<Option<Millis>> {
         reads::next_due(&self.reads).await
     }
@@ -272,5 +277,20 @@ impl Store for SqliteStore {
 
     async fn blacklist(&self, scope: BlacklistScope) -> Result<Vec<String>> {
         blacklist::list(&self.reads, scope).await
+    }
+
+    async fn webhook_secret(&self, account_id: i64) -> Result<String> {
+        // Drawn once, outside the work: a rerun of the batch keeps the same candidate.
+        let candidate = WebhookSecret::generate();
+        self.writer
+            .run(move |conn| accounts::webhook_secret(conn, account_id, candidate.as_str()))
+            .await
+    }
+
+    async fn set_webhook_secret(&self, account_id: i64, secret: &str) -> Result<()> {
+        let secret = secret.to_owned();
+        self.writer
+            .run(move |conn| accounts::set_webhook_secret(conn, account_id, &secret))
+            .await
     }
 }

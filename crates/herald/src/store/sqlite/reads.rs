@@ -1,24 +1,41 @@
 //! Queries answered from the read-only pool, never waiting for the writer.
 
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::codec;
 use crate::domain::MessageId;
-use crate::store::{Event, MessageView, Millis, Result};
+use crate::store::{
+    Event, MessageCursor, MessagePage, MessageQuery, MessageView, Millis, Priority, Result,
+};
+
+/// The columns a [`MessageView`] is read from (a macro so `concat!` can build constant SQL).
+macro_rules! view_columns {
+    () => {
+        "rowid, id, account_id, destination, sender, text, status, stat, dlr_mask, err, carrier,
+         segment_count, accepted_at, updated_at, not_before, priority, price, callback_format,
+         omnimessage_id"
+    };
+}
 
 pub(super) async fn message(pool: &SqlitePool, id: &MessageId) -> Result<Option<MessageView>> {
-    let row = sqlx::query(
-        "SELECT account_id, destination, sender, text, status, stat, dlr_mask, err, carrier,
-                segment_count, accepted_at, updated_at
-           FROM messages WHERE id = ?",
-    )
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        view_columns!(),
+        " FROM messages WHERE id = ?"
+    ))
     .bind(id.as_str())
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let state = codec::message_state(&row)?;
-    Ok(Some(MessageView {
-        id: id.clone(),
+    row.as_ref().map(view).transpose()
+}
+
+fn view(row: &SqliteRow) -> Result<MessageView> {
+    let state = codec::message_state(row)?;
+    let id: String = row.try_get("id")?;
+    let priority: i64 = row.try_get("priority")?;
+    Ok(MessageView {
+        id: codec::message_id(&id)?,
         account_id: row.try_get("account_id")?,
         destination: row.try_get("destination")?,
         sender: row.try_get("sender")?,
@@ -29,7 +46,84 @@ pub(super) async fn message(pool: &SqlitePool, id: &MessageId) -> Result<Option<
         segment_count: row.try_get("segment_count")?,
         accepted_at: row.try_get("accepted_at")?,
         updated_at: row.try_get("updated_at")?,
-    }))
+        not_before: row.try_get("not_before")?,
+        priority: Priority::from_rank(priority)
+            .ok_or_else(|| codec::corrupt(format!("priority {priority}")))?,
+        price: row.try_get("price")?,
+        callback_format: codec::callback_format(&row.try_get::<String, _>("callback_format")?)?,
+        omnimessage_id: row.try_get("omnimessage_id")?,
+    })
+}
+
+/// Pages in rowid order, newest first: the single writer assigns rowids in commit order, so a
+/// message committed after a listing began has a higher rowid than its cursor and never turns
+/// up inside a later page. (`VACUUM` may renumber the rowids of this table; Herald never runs
+/// it, and a cursor taken before one would only resume at another place.)
+pub(super) async fn list_messages(pool: &SqlitePool, query: &MessageQuery) -> Result<MessagePage> {
+    let limit = query.limit.max(1);
+    let mut sql = String::from(concat!(
+        "SELECT ",
+        view_columns!(),
+        " FROM messages WHERE 1 = 1"
+    ));
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut filter = |clause: &str, value: Bind| {
+        sql.push_str(" AND ");
+        sql.push_str(clause);
+        binds.push(value);
+    };
+    if let Some(account) = query.account_id {
+        filter("account_id = ?", Bind::Int(account));
+    }
+    if let Some(status) = query.status {
+        filter("status = ?", Bind::Text(status.as_str().to_owned()));
+    }
+    if let Some(destination) = &query.destination {
+        filter("destination = ?", Bind::Text(destination.clone()));
+    }
+    if let Some(sender) = &query.sender {
+        filter("sender = ?", Bind::Text(sender.clone()));
+    }
+    if let Some(from) = query.accepted_from {
+        filter("accepted_at >= ?", Bind::Int(from));
+    }
+    if let Some(until) = query.accepted_until {
+        filter("accepted_at < ?", Bind::Int(until));
+    }
+    if let Some(err) = query.err {
+        filter("err = ?", Bind::Int(i64::from(err)));
+    }
+    if let Some(after) = query.after {
+        filter("rowid < ?", Bind::Int(after.0));
+    }
+    sql.push_str(" ORDER BY rowid DESC LIMIT ?");
+    // One more than asked: whether it exists says if there is a next page.
+    binds.push(Bind::Int(i64::from(limit) + 1));
+
+    // Built only from the constant clauses above; every value is a bind parameter.
+    let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for bind in binds {
+        statement = match bind {
+            Bind::Int(v) => statement.bind(v),
+            Bind::Text(v) => statement.bind(v),
+        };
+    }
+    let rows = statement.fetch_all(pool).await?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next = match rows.last() {
+        Some(last) if more => Some(MessageCursor(last.try_get("rowid")?)),
+        _ => None,
+    };
+    Ok(MessagePage {
+        messages: rows.iter().map(view).collect::<Result<_>>()?,
+        next,
+    })
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
 }
 
 pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Event>> {

@@ -151,6 +151,8 @@ mod tests {
             text: None,
             text_store: Default::default(),
             dlr_url: None,
+            callback_format: Default::default(),
+            omnimessage_id: None,
             carrier: None,
             price: None,
             validity: Duration::from_secs(60),
@@ -167,6 +169,7 @@ mod tests {
                 .collect(),
             rejection: None,
             accepted_at: 0,
+            priority: Default::default(),
         }
     }
 

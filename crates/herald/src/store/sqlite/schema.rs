@@ -31,6 +31,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0004_receipt_redaction.sql"),
     ),
     (
+        5,
+        "v1 api",
+        include_str!("../../../migrations/0005_v1_api.sql"),
+    ),
+    (
+        6,
+        "webhooks",
+        include_str!("../../../migrations/0006_webhooks.sql"),
+    ),
+    (
         8,
         "events rowid",
         include_str!("../../../migrations/0008_events_rowid.sql"),

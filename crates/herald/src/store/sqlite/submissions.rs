@@ -24,7 +24,7 @@ pub(super) fn claim(
               WHERE s.state = 'queued' AND s.not_before <= ?1
                 AND (s.lease_until IS NULL OR s.lease_until <= ?1)
                 AND m.carrier = ?3
-              ORDER BY s.not_before, s.message_id, s.seq
+              ORDER BY s.priority DESC, s.not_before, s.message_id, s.seq
               LIMIT ?2",
         )?
         .query_map(
@@ -64,7 +64,18 @@ pub(super) fn claim(
     )?;
     for job in &jobs {
         lease_segment.execute(params![lease_until, job.message_id.as_str(), job.segment])?;
-        wake_message.execute(params![now, job.message_id.as_str()])?;
+        if wake_message.execute(params![now, job.message_id.as_str()])? > 0 {
+            // No status event marks this (customers are told nothing), but the history shows
+            // when a scheduled message's time came and it went to the carrier's queue.
+            state::record_event(
+                conn,
+                &job.message_id,
+                now,
+                "due",
+                None,
+                &serde_json::json!({ "status": "queued" }),
+            )?;
+        }
     }
     Ok(jobs)
 }
