@@ -243,6 +243,7 @@ mod tests {
             balance: "1.00".into(),
             senders: vec!["Herald".into()],
             dlr_url: String::new(),
+            allowed_ips: Vec::new(),
             webhook_secret: None,
         }
     }

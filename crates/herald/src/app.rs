@@ -19,12 +19,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::AllowLists;
 use crate::accounts::{Authenticator, sync_accounts};
 use crate::callbacks::CallbackWorker;
-use crate::carrier::{Backoff, BindMode, CarrierLink, LinkConfig};
+use crate::carrier::{Backoff, BindMode, CarrierLink, CarrierStats, LinkConfig};
 use crate::clock::system_clock;
 use crate::config::{self, CarrierConfig, Config};
+use crate::http::edge::Edge;
+use crate::http::rate_limit::RateLimit;
 use crate::http::{ApiDefaults, ApiState};
+use crate::metrics::Metrics;
 use crate::pipeline::{self, PipelineConfig, Submitter, Wakers};
 use crate::routing::Routes;
 use crate::simulator::{self, SimConfig};
@@ -38,6 +42,8 @@ pub struct RunningApp {
     pub simulator_addr: Option<SocketAddr>,
     pub store: SharedStore,
     pub carriers: HashMap<String, CarrierLink>,
+    /// This gateway's metrics (what `/metrics` serves).
+    pub metrics: Arc<Metrics>,
     intake: CancellationToken,
     links: CancellationToken,
     simulator: CancellationToken,
@@ -125,8 +131,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         carriers.insert(carrier.name.clone(), link);
     }
     drop(deliveries_tx);
+    let metrics = Arc::new(Metrics::new(
+        config
+            .carriers
+            .iter()
+            .filter_map(|c| carriers.get(&c.name).cloned())
+            .collect(),
+    ));
 
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(pipeline::ingest_deliveries(
             store.clone(),
             wakers.clone(),
@@ -140,8 +153,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             intake.clone(),
         )),
     ];
-    let callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
+    let mut callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
         .context("building the callback HTTP client")?;
+    callbacks.metrics = metrics.clone();
     let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 
     let api = ApiState {
@@ -154,16 +168,37 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             validity_minutes: config.pipeline.default_validity_minutes,
         },
         clock: system_clock(),
+        allow_lists: Arc::new(AllowLists::from_config(&config.accounts)),
+        metrics: metrics.clone(),
     };
     let listener = TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("HTTP API cannot listen on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let router = crate::http::router(api);
+    let rate_limit = RateLimit::from_config(&config.http).map(Arc::new);
+    if let Some(limit) = &rate_limit {
+        // Ends with the API: `links` is cancelled after the HTTP server has stopped.
+        background.push(tokio::spawn(
+            limit
+                .clone()
+                .sweep_every(Duration::from_secs(1), links.clone()),
+        ));
+    }
+    let router = crate::http::edge::protect(
+        crate::http::router(api),
+        Edge {
+            trusted_proxies: config.http.trusted_proxies.clone(),
+            rate_limit,
+            metrics: metrics.clone(),
+        },
+    );
     let http_token = intake.clone();
     let http = tokio::spawn(async move {
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { http_token.cancelled().await });
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_token.cancelled().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
@@ -175,6 +210,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         simulator_addr,
         store,
         carriers,
+        metrics,
         intake,
         links,
         simulator: simulator_token,
@@ -198,7 +234,7 @@ impl RunningApp {
         // Give the supervisors a moment to exchange unbind / unbind_resp.
         for link in self.carriers.values() {
             for _ in 0..50 {
-                if link.status().iter().all(|b| {
+                if link.stats().binds.iter().all(|b| {
                     matches!(
                         b.state,
                         crate::carrier::BindState::ShutDown | crate::carrier::BindState::Stopped
@@ -215,6 +251,14 @@ impl RunningApp {
         for b in self.background {
             b.abort();
         }
+    }
+
+    /// Every carrier's [`CarrierStats`] now, sorted by name (lock-free; cheap enough per page
+    /// view or scrape).
+    pub fn carrier_stats(&self) -> Vec<CarrierStats> {
+        let mut stats: Vec<CarrierStats> = self.carriers.values().map(|c| c.stats()).collect();
+        stats.sort_by(|a, b| a.name.cmp(&b.name));
+        stats
     }
 
     /// The HTTP API's base URL, e.g. `http://127.0.0.1:8080`.

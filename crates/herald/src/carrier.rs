@@ -9,15 +9,20 @@
 //! [`CarrierDelivery`]: the pipeline answers only after the receipt is durable, so a crash between
 //! the two makes the carrier send it again instead of losing it.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use herald_smpp::session::{BindKind, Incoming, Session, SessionConfig, SessionHandle};
-use rusmpp::Command;
+use arc_swap::ArcSwap;
+use herald_smpp::session::{BindKind, Incoming, Request, Session, SessionConfig, SessionHandle};
 use rusmpp::pdus::SubmitSm;
+use rusmpp::{Command, Pdu};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::clock::now_millis;
+use crate::store::Millis;
 
 /// How Herald binds to one carrier.
 #[derive(Debug, Clone)]
@@ -77,7 +82,7 @@ pub struct CarrierDelivery {
 }
 
 /// The state of one bind, for logs, metrics and the dashboard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BindState {
     Connecting,
     Bound,
@@ -88,14 +93,76 @@ pub enum BindState {
     ShutDown,
 }
 
+impl BindState {
+    /// The bind can carry traffic.
+    pub fn is_up(self) -> bool {
+        self == BindState::Bound
+    }
+
+    /// A short lowercase name for labels and pages: `connecting`, `bound`, `backoff`,
+    /// `stopped`, `shut_down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindState::Connecting => "connecting",
+            BindState::Bound => "bound",
+            BindState::Backoff => "backoff",
+            BindState::Stopped => "stopped",
+            BindState::ShutDown => "shut_down",
+        }
+    }
+}
+
+/// The last error a bind saw, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BindStatus {
+pub struct BindError {
+    pub message: String,
+    pub at: Millis,
+}
+
+/// A point-in-time view of one bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindStats {
     pub kind: BindKind,
     pub state: BindState,
+    /// When the bind entered `state` (ms since the Unix epoch).
+    pub since: Millis,
+    /// Submits waiting for their `submit_sm_resp` on this bind.
+    pub window_in_use: usize,
+    /// Requests the bind may have in flight at once.
+    pub window_size: usize,
+    /// `submit_sm` written on this bind since start (a rate is the difference of two snapshots).
+    pub submits: u64,
+    /// Receipts (`deliver_sm`/`data_sm` marked as receipts) the carrier sent on this bind since
+    /// start.
+    pub receipts: u64,
+    /// Times the bind was lost after it had been up.
     pub reconnects: u64,
-    pub last_error: Option<String>,
-    pub in_flight: usize,
-    pub window: usize,
+    pub last_error: Option<BindError>,
+}
+
+/// A point-in-time view of one carrier: each of its binds. Taking it reads atomics and one
+/// pointer per bind, never a lock, so pages and `/metrics` may take it as often as they like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierStats {
+    pub name: String,
+    pub binds: Vec<BindStats>,
+}
+
+impl CarrierStats {
+    /// Some bind that can submit is up.
+    pub fn is_up(&self) -> bool {
+        self.binds
+            .iter()
+            .any(|b| b.kind.can_submit() && b.state.is_up())
+    }
+
+    pub fn submits(&self) -> u64 {
+        self.binds.iter().map(|b| b.submits).sum()
+    }
+
+    pub fn receipts(&self) -> u64 {
+        self.binds.iter().map(|b| b.receipts).sum()
+    }
 }
 
 /// Why a submit could not even be attempted, or how it ended without a response.
@@ -135,8 +202,78 @@ struct LinkInner {
 #[derive(Debug)]
 struct BindSlot {
     kind: BindKind,
+    window: usize,
     session: RwLock<Option<SessionHandle>>,
-    status: Mutex<BindStatus>,
+    /// Written only by the bind's supervisor; swapped whole so readers never lock.
+    life: ArcSwap<BindLife>,
+    in_flight: AtomicUsize,
+    submits: AtomicU64,
+    receipts: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+#[derive(Debug)]
+struct BindLife {
+    state: BindState,
+    since: Millis,
+    last_error: Option<BindError>,
+}
+
+impl BindSlot {
+    fn new(kind: BindKind, window: usize) -> Self {
+        Self {
+            kind,
+            window,
+            session: RwLock::new(None),
+            life: ArcSwap::from_pointee(BindLife {
+                state: BindState::Connecting,
+                since: now_millis(),
+                last_error: None,
+            }),
+            in_flight: AtomicUsize::new(0),
+            submits: AtomicU64::new(0),
+            receipts: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+        }
+    }
+
+    /// Moves to `state` (its `since` only changes when the state does) and records `error`.
+    fn set(&self, state: BindState, error: Option<String>) {
+        let old = self.life.load();
+        let now = now_millis();
+        self.life.store(Arc::new(BindLife {
+            state,
+            since: if old.state == state { old.since } else { now },
+            last_error: match error {
+                Some(message) => Some(BindError { message, at: now }),
+                None => old.last_error.clone(),
+            },
+        }));
+    }
+
+    fn stats(&self) -> BindStats {
+        let life = self.life.load();
+        BindStats {
+            kind: self.kind,
+            state: life.state,
+            since: life.since,
+            window_in_use: self.in_flight.load(Ordering::Relaxed),
+            window_size: self.window,
+            submits: self.submits.load(Ordering::Relaxed),
+            receipts: self.receipts.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            last_error: life.last_error.clone(),
+        }
+    }
+}
+
+/// Counts a submit in the window for as long as it waits for its response.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl CarrierLink {
@@ -152,20 +289,7 @@ impl CarrierLink {
         };
         let binds: Vec<Arc<BindSlot>> = kinds
             .iter()
-            .map(|&kind| {
-                Arc::new(BindSlot {
-                    kind,
-                    session: RwLock::new(None),
-                    status: Mutex::new(BindStatus {
-                        kind,
-                        state: BindState::Connecting,
-                        reconnects: 0,
-                        last_error: None,
-                        in_flight: 0,
-                        window: cfg.session.window,
-                    }),
-                })
-            })
+            .map(|&kind| Arc::new(BindSlot::new(kind, cfg.session.window)))
             .collect();
         let inner = Arc::new(LinkInner {
             name: cfg.name.clone(),
@@ -191,9 +315,12 @@ impl CarrierLink {
     /// Submits over the transmitting bind. Fails fast with `NotBound` when it is down, so the
     /// message goes back to the queue unsent rather than waiting here.
     pub async fn submit(&self, pdu: SubmitSm) -> Result<Command, SubmitError> {
-        let session = self
+        let (slot, session) = self
             .transmitter()
             .ok_or_else(|| SubmitError::NotBound(self.inner.name.clone()))?;
+        slot.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight(&slot.in_flight);
+        slot.submits.fetch_add(1, Ordering::Relaxed);
         Ok(session.request(pdu).await?)
     }
 
@@ -218,30 +345,27 @@ impl CarrierLink {
             .binds
             .iter()
             .find(|b| b.kind.can_submit())
-            .map(|b| b.status.lock().unwrap().window)
+            .map(|b| b.window)
             .unwrap_or(1)
     }
 
-    pub fn status(&self) -> Vec<BindStatus> {
-        self.inner
-            .binds
-            .iter()
-            .map(|b| {
-                let mut s = b.status.lock().unwrap().clone();
-                if let Some(h) = b.session.read().unwrap().as_ref() {
-                    s.in_flight = h.in_flight();
-                }
-                s
-            })
-            .collect()
+    /// This carrier's binds as they are now (lock-free; see [`CarrierStats`]).
+    pub fn stats(&self) -> CarrierStats {
+        CarrierStats {
+            name: self.inner.name.clone(),
+            binds: self.inner.binds.iter().map(|b| b.stats()).collect(),
+        }
     }
 
-    fn transmitter(&self) -> Option<SessionHandle> {
+    fn transmitter(&self) -> Option<(&BindSlot, SessionHandle)> {
         self.inner
             .binds
             .iter()
             .filter(|b| b.kind.can_submit())
-            .find_map(|b| b.session.read().unwrap().clone().filter(|s| !s.is_closed()))
+            .find_map(|b| {
+                let session = b.session.read().unwrap().clone();
+                session.filter(|s| !s.is_closed()).map(|s| (&**b, s))
+            })
     }
 }
 
@@ -252,13 +376,7 @@ async fn supervise(
     deliveries: mpsc::Sender<CarrierDelivery>,
     shutdown: CancellationToken,
 ) {
-    let set_state = |state: BindState, error: Option<String>| {
-        let mut s = slot.status.lock().unwrap();
-        s.state = state;
-        if error.is_some() {
-            s.last_error = error;
-        }
-    };
+    let set_state = |state: BindState, error: Option<String>| slot.set(state, error);
     let mut failures = 0u32;
     loop {
         if shutdown.is_cancelled() {
@@ -284,6 +402,7 @@ async fn supervise(
                     cfg.name.clone(),
                     session.incoming,
                     deliveries.clone(),
+                    slot.clone(),
                 ));
                 let reason = tokio::select! {
                     r = handle.closed() => Some(r),
@@ -301,7 +420,7 @@ async fn supervise(
                     Some(reason) => {
                         forward.abort();
                         tracing::warn!(carrier = %cfg.name, kind = ?slot.kind, ?reason, "bind lost");
-                        slot.status.lock().unwrap().reconnects += 1;
+                        slot.reconnects.fetch_add(1, Ordering::Relaxed);
                         set_state(BindState::Backoff, Some(format!("bind lost: {reason:?}")));
                     }
                 }
@@ -367,8 +486,12 @@ async fn forward_deliveries(
     carrier: String,
     mut incoming: mpsc::Receiver<Incoming>,
     out: mpsc::Sender<CarrierDelivery>,
+    slot: Arc<BindSlot>,
 ) {
     while let Some(incoming) = incoming.recv().await {
+        if is_receipt(&incoming.request) {
+            slot.receipts.fetch_add(1, Ordering::Relaxed);
+        }
         let delivery = CarrierDelivery {
             carrier: carrier.clone(),
             incoming,
@@ -377,6 +500,26 @@ async fn forward_deliveries(
             return;
         }
     }
+}
+
+/// Whether a request is a receipt, by its `esm_class` alone (the pipeline reads the rest).
+fn is_receipt(request: &Request) -> bool {
+    let esm_class = match request {
+        Request::Pdu(cmd) => match cmd.pdu() {
+            Some(Pdu::DeliverSm(p)) => u8::from(p.esm_class),
+            Some(Pdu::DataSm(p)) => u8::from(p.esm_class),
+            _ => return false,
+        },
+        // The esm_class follows the two addresses; the pipeline's fallback reader finds it.
+        Request::Undecodable(bad) => {
+            return match bad.command_id {
+                0x05 => herald_smpp::receipt::scan_raw_deliver_sm(&bad.body).is_some(),
+                0x103 => herald_smpp::receipt::scan_raw_data_sm(&bad.body).is_some(),
+                _ => false,
+            };
+        }
+    };
+    herald_smpp::receipt::is_receipt(esm_class)
 }
 
 #[cfg(test)]

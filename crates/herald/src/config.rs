@@ -87,18 +87,58 @@ fn default_sim_receipt_delay_ms() -> u64 {
 pub struct HttpConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Requests per second one client address may make (HTTP 429 beyond, with `Retry-After`);
+    /// 0 turns the limit off.
+    #[serde(default = "default_rate_limit_per_second")]
+    pub rate_limit_per_second: u32,
+    /// Requests a client may make at once before the per-second rate applies.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// Client addresses the limit never applies to (the machine itself by default: local tools,
+    /// health checks, benchmarks).
+    #[serde(default = "default_rate_limit_exempt", deserialize_with = "networks")]
+    pub rate_limit_exempt: Vec<IpNet>,
+    /// Client addresses remembered at most; beyond it the limiter starts afresh (memory bound).
+    #[serde(default = "default_rate_limit_max_clients")]
+    pub rate_limit_max_clients: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. Empty: the socket peer is the
+    /// client, whatever the headers say.
+    #[serde(default, deserialize_with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            rate_limit_per_second: default_rate_limit_per_second(),
+            rate_limit_burst: default_rate_limit_burst(),
+            rate_limit_exempt: default_rate_limit_exempt(),
+            rate_limit_max_clients: default_rate_limit_max_clients(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+// A busy integration sends a few hundred requests a second from one address; a client far beyond
+// that is in a loop.
+fn default_rate_limit_per_second() -> u32 {
+    500
+}
+fn default_rate_limit_burst() -> u32 {
+    1000
+}
+fn default_rate_limit_exempt() -> Vec<IpNet> {
+    vec![
+        "127.0.0.0/8".parse().expect("a network"),
+        "::1/128".parse().expect("a network"),
+    ]
+}
+fn default_rate_limit_max_clients() -> usize {
+    100_000
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -233,6 +273,10 @@ pub struct AccountConfig {
     /// Default callback URL; empty means none.
     #[serde(default)]
     pub dlr_url: String,
+    /// Client addresses (networks or single addresses) the account may call the API from;
+    /// empty means any.
+    #[serde(default, deserialize_with = "networks")]
+    pub allowed_ips: Vec<IpNet>,
     /// The secret its JSON webhooks are signed with (`whsec_` + base64 of 24 to 64 bytes).
     /// None: Herald generates one once and keeps it in the database.
     #[serde(default)]
@@ -424,6 +468,7 @@ impl Config {
                 balance: "100.00".into(),
                 senders: vec!["Herald".into()],
                 dlr_url: String::new(),
+                allowed_ips: Vec::new(),
                 webhook_secret: None,
             }],
             callbacks: CallbacksConfig {
@@ -478,7 +523,8 @@ impl Config {
     }
 
     /// Applies `HERALD_<SECTION>_<KEY>` overrides for the scalar keys of `[http]`, `[database]`,
-    /// `[callbacks]`, `[pipeline]` and `[rules]` (and the two list keys of `[callbacks]`, comma-separated).
+    /// `[callbacks]`, `[pipeline]` and `[rules]` (and the list keys of `[http]` and
+    /// `[callbacks]`, comma-separated).
     /// Other `HERALD_` variables are left alone: they belong to the command line.
     pub fn apply_env(
         &mut self,
@@ -513,6 +559,19 @@ impl Config {
                 self.http.listen = value
                     .parse()
                     .map_err(|_| format!("{value:?} is not an address like 127.0.0.1:8080"))?
+            }
+            ("HTTP", "rate_limit_per_second") => self.http.rate_limit_per_second = num(value)?,
+            ("HTTP", "rate_limit_burst") => self.http.rate_limit_burst = num(value)?,
+            ("HTTP", "rate_limit_max_clients") => self.http.rate_limit_max_clients = num(value)?,
+            ("HTTP", "rate_limit_exempt") => {
+                self.http.rate_limit_exempt = split_list(value)
+                    .map(parse_network)
+                    .collect::<Result<_, _>>()?
+            }
+            ("HTTP", "trusted_proxies") => {
+                self.http.trusted_proxies = split_list(value)
+                    .map(parse_network)
+                    .collect::<Result<_, _>>()?
             }
             ("DATABASE", "url") => self.database.url = value.to_owned(),
             ("CALLBACKS", "timeout_secs") => self.callbacks.timeout_secs = num(value)?,
@@ -645,6 +704,14 @@ impl Config {
                     "must be an http:// or https:// URL",
                 ));
             }
+        }
+        if self.http.rate_limit_per_second > 0
+            && (self.http.rate_limit_burst == 0 || self.http.rate_limit_max_clients == 0)
+        {
+            return Err(invalid(
+                "http.rate_limit_burst/rate_limit_max_clients".into(),
+                "must be at least 1 while rate_limit_per_second is set (0 turns the limit off)",
+            ));
         }
         if self.callbacks.concurrency == 0 || self.callbacks.timeout_secs == 0 {
             return Err(invalid(
@@ -1072,6 +1139,77 @@ allow_networks = ["127.0.0.0/8"]
             .apply_env([("HERALD_CALLBACKS_CONCURRENCY".to_owned(), "many".to_owned())])
             .unwrap_err();
         assert!(err.to_string().contains("many"), "{err}");
+    }
+
+    #[test]
+    fn the_request_limit_defaults_spare_the_machine_itself_and_parse_from_the_file_and_env() {
+        let c = parse(OPERATIONS_EXAMPLE);
+        assert_eq!(
+            (c.http.rate_limit_per_second, c.http.rate_limit_burst),
+            (500, 1000)
+        );
+        assert_eq!(c.http.rate_limit_max_clients, 100_000);
+        assert!(c.http.trusted_proxies.is_empty());
+        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(
+            c.http
+                .rate_limit_exempt
+                .iter()
+                .any(|n| n.contains(&loopback))
+        );
+        let text = OPERATIONS_EXAMPLE.replace(
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"127.0.0.1:8080\"\nrate_limit_per_second = 5\nrate_limit_burst = 9\n\
+             rate_limit_exempt = []\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]",
+        );
+        let mut c = parse(&text);
+        assert_eq!(
+            (c.http.rate_limit_per_second, c.http.rate_limit_burst),
+            (5, 9)
+        );
+        assert!(c.http.rate_limit_exempt.is_empty());
+        assert_eq!(c.http.trusted_proxies.len(), 2);
+        c.apply_env([
+            (
+                "HERALD_HTTP_RATE_LIMIT_PER_SECOND".to_owned(),
+                "0".to_owned(),
+            ),
+            (
+                "HERALD_HTTP_TRUSTED_PROXIES".to_owned(),
+                "192.0.2.1, 192.0.2.0/28".to_owned(),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.http.rate_limit_per_second, 0);
+        assert_eq!(c.http.trusted_proxies.len(), 2);
+        let zero_burst = text.replace("rate_limit_burst = 9", "rate_limit_burst = 0");
+        let err = Config::from_toml_str(&zero_burst)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("rate_limit_burst"), "{err}");
+    }
+
+    #[test]
+    fn allowed_ips_take_networks_and_single_addresses_and_refuse_anything_else() {
+        let text = OPERATIONS_EXAMPLE.replace(
+            "dlr_url = \"\"",
+            "dlr_url = \"\"\nallowed_ips = [\"203.0.113.0/24\", \"2001:db8::/32\", \"198.51.100.7\"]",
+        );
+        let c = parse(&text);
+        let allowed: Vec<String> = c.accounts[0]
+            .allowed_ips
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(
+            allowed,
+            ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"]
+        );
+        assert!(parse(OPERATIONS_EXAMPLE).accounts[0].allowed_ips.is_empty());
+        let bad = text.replace("203.0.113.0/24", "203.0.113.0/33");
+        let err = Config::from_toml_str(&bad).unwrap_err().to_string();
+        assert!(err.contains("203.0.113.0/33"), "{err}");
     }
 
     #[test]

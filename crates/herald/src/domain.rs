@@ -37,6 +37,24 @@ impl MessageId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The 8-4-4-4-12 UUID form the `/v1` API and its JSON webhooks show:
+    /// `0123456789abcdef0123456789abcdef` → `01234567-89ab-cdef-0123-456789abcdef`. Ids of
+    /// another shape (none today) are shown as they are.
+    pub fn uuid_form(&self) -> String {
+        let s = &self.0;
+        if s.len() != 32 {
+            return s.clone();
+        }
+        format!(
+            "{}-{}-{}-{}-{}",
+            &s[..8],
+            &s[8..12],
+            &s[12..16],
+            &s[16..20],
+            &s[20..]
+        )
+    }
 }
 
 impl fmt::Display for MessageId {

@@ -23,6 +23,7 @@
 //!   number (the table is in [`simulator::script`]).
 //! - [`clock`]: the source of "now", replaceable in tests.
 
+pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod callbacks;
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod money;
 pub mod number;
 pub mod pipeline;

@@ -11,9 +11,9 @@ use crate::domain::{MessageId, MessageState, Report};
 use crate::money::Money;
 use crate::store::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CallbackNext,
-    CancelOutcome, Event, MessageCursor, MessagePage, MessageQuery, MessageView, Millis,
-    NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
-    WebhookJob,
+    CancelOutcome, Event, MessageCount, MessageCursor, MessagePage, MessageQuery, MessageView,
+    Millis, NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob,
+    SubmitResult, WebhookJob,
 };
 
 #[derive(Default)]
@@ -101,6 +101,7 @@ impl MemoryStore {
                 url: url.to_owned(),
                 report,
                 attempts: 0,
+                enqueued_at: due,
                 webhook,
             },
             due,
@@ -385,6 +386,24 @@ impl Store for MemoryStore {
             .collect();
         numbers.sort();
         Ok(numbers)
+    }
+
+    async fn message_counts(&self) -> Result<Vec<MessageCount>> {
+        let mut counts: Vec<MessageCount> = Vec::new();
+        for v in self.lock().views.values() {
+            match counts
+                .iter_mut()
+                .find(|c| c.carrier == v.carrier && c.status == v.status)
+            {
+                Some(c) => c.count += 1,
+                None => counts.push(MessageCount {
+                    carrier: v.carrier.clone(),
+                    status: v.status,
+                    count: 1,
+                }),
+            }
+        }
+        Ok(counts)
     }
 
     async fn webhook_secret(&self, account_id: i64) -> Result<String> {

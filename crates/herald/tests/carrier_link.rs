@@ -69,12 +69,12 @@ async fn supervisor_rebinds_after_the_carrier_drops_the_link() {
         binds.load(Ordering::SeqCst) >= 2 && link.is_bound()
     })
     .await;
-    let status = &link.status()[0];
+    let status = &link.stats().binds[0];
     assert_eq!(status.state, BindState::Bound);
     assert_eq!(status.reconnects, 1);
     shutdown.cancel();
     eventually("shut down", || {
-        link.status()[0].state == BindState::ShutDown
+        link.stats().binds[0].state == BindState::ShutDown
     })
     .await;
 }
@@ -97,12 +97,16 @@ async fn supervisor_stops_for_good_when_credentials_are_refused() {
     });
     let (tx, _rx) = mpsc::channel(8);
     let link = CarrierLink::start(link_config(port), tx, CancellationToken::new());
-    eventually("stopped", || link.status()[0].state == BindState::Stopped).await;
+    eventually("stopped", || {
+        link.stats().binds[0].state == BindState::Stopped
+    })
+    .await;
     assert!(
-        link.status()[0]
+        link.stats().binds[0]
             .last_error
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .message
             .contains("credentials")
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -128,7 +132,10 @@ async fn supervisor_keeps_retrying_an_unreachable_carrier_with_backoff() {
     let (tx, _rx) = mpsc::channel(8);
     let shutdown = CancellationToken::new();
     let link = CarrierLink::start(link_config(port), tx, shutdown.clone());
-    eventually("a failed attempt", || link.status()[0].last_error.is_some()).await;
+    eventually("a failed attempt", || {
+        link.stats().binds[0].last_error.is_some()
+    })
+    .await;
     assert!(!link.is_bound());
     // Now the carrier comes up on that port: the supervisor finds it.
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
@@ -142,4 +149,72 @@ async fn supervisor_keeps_retrying_an_unreachable_carrier_with_backoff() {
     });
     eventually("bound once the carrier is up", || link.is_bound()).await;
     shutdown.cancel();
+}
+
+#[tokio::test]
+async fn carrier_stats_count_submits_and_receipts_and_say_since_when_a_bind_is_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sim = herald::simulator::SimConfig {
+        system_id: "herald".into(),
+        password: None,
+        receipt_delay: Duration::from_millis(10),
+        ..Default::default()
+    };
+    let stop_sim = CancellationToken::new();
+    tokio::spawn(herald::simulator::serve(listener, sim, stop_sim.clone()));
+    let (tx, mut rx) = mpsc::channel(8);
+    let shutdown = CancellationToken::new();
+    let before = herald::clock::now_millis();
+    let link = CarrierLink::start(link_config(port), tx, shutdown.clone());
+    tokio::time::timeout(Duration::from_secs(5), link.wait_bound())
+        .await
+        .unwrap();
+    let stats = link.stats();
+    assert_eq!(stats.name, "test");
+    assert!(stats.is_up());
+    let bind = &stats.binds[0];
+    assert_eq!(bind.state, BindState::Bound);
+    assert!(bind.since >= before, "since {} before {before}", bind.since);
+    assert_eq!((bind.window_in_use, bind.window_size), (0, 10));
+    assert_eq!((bind.submits, bind.receipts, bind.reconnects), (0, 0, 0));
+
+    for n in 0..3 {
+        // Numbers the simulated carrier delivers at once.
+        let destination = format!("3725550001{n}");
+        let pdu = herald_smpp::pdu::submit_sm(&herald_smpp::pdu::Submit {
+            source: "Herald",
+            destination: &destination,
+            data_coding: 0,
+            esm_class: 0,
+            short_message: b"hello",
+            registered_delivery: 1,
+            validity_period: None,
+        })
+        .unwrap();
+        link.submit(pdu).await.unwrap();
+    }
+    // Receipts are counted as they arrive, before anyone answers them.
+    for _ in 0..3 {
+        let delivery = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(delivery.carrier, "test");
+        delivery
+            .incoming
+            .responder
+            .ok(rusmpp::Pdu::DeliverSmResp(Default::default()));
+    }
+    let stats = link.stats();
+    assert_eq!((stats.submits(), stats.receipts()), (3, 3));
+    assert_eq!(stats.binds[0].window_in_use, 0, "every submit was answered");
+
+    shutdown.cancel();
+    eventually("shut down", || {
+        link.stats().binds[0].state == BindState::ShutDown
+    })
+    .await;
+    assert!(!link.stats().is_up());
+    stop_sim.cancel();
 }

@@ -1,145 +1,48 @@
-//! Signed JSON delivery-report webhooks end to end: a message accepted with the JSON callback
-//! format goes through the simulated carrier, and every status change reaches a customer endpoint
-//! written in Python that verifies it with code Herald did not write (PyPI `standardwebhooks` for
-//! the Standard Webhooks headers, Python's hmac for X-Messente-Signature).
-//!
-//! Until `/v1` accepts messages, the test accepts them through the store, exactly as an API
-//! handler does: a `NewMessage` with `CallbackFormat::Json`.
+//! Signed JSON delivery-report webhooks end to end: a message sent with `POST /v1/omnimessage`
+//! over HTTP, with a `dlr_url`, goes through the simulated carrier, and every status change
+//! reaches a customer endpoint written in Python that verifies it with code Herald did not write
+//! (PyPI `standardwebhooks` for the Standard Webhooks headers, Python's hmac for
+//! X-Messente-Signature).
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use herald::callbacks::signature::WebhookSecret;
-use herald::domain::MessageId;
-use herald::store::{CallbackFormat, NewMessage, NewSegment};
-use serde_json::Value;
-use support::peers::{peers_dir, python_importing};
+use serde_json::{Value, json};
+use support::webhook_endpoint::{WebhookEndpoint as Endpoint, statuses};
 use support::{ALICE, BOB, PATIENCE, TestApp, events, eventually, free_port, spawn_app};
 
-/// The Python endpoint, killed when dropped; its report lines collected as they come.
-struct Endpoint {
-    child: Child,
-    lines: Arc<Mutex<Vec<Value>>>,
-    port: u16,
-}
-
-impl Endpoint {
-    async fn start(port: u16, secret: &str) -> Endpoint {
-        let mut child = Command::new(python_importing("standardwebhooks", "standardwebhooks"))
-            .arg("webhook_receiver.py")
-            .arg(port.to_string())
-            .arg(secret)
-            .current_dir(peers_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the Python webhook endpoint starts");
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    sink.lock().unwrap().push(v);
-                }
-            }
-        });
-        let endpoint = Endpoint { child, lines, port };
-        eventually(PATIENCE, "the Python endpoint to listen", || async {
-            endpoint.lines.lock().unwrap().first().map(|_| ())
-        })
-        .await;
-        endpoint
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/hooks/dlr", self.port)
-    }
-
-    /// The requests it got for message `id`, in arrival order.
-    fn requests_for(&self, id: &str) -> Vec<Value> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l["body"]["message_id"] == id)
-            .cloned()
-            .collect()
-    }
-
-    /// Waits until `id` has `n` requests that verified.
-    async fn wait_verified(&self, id: &str, n: usize) -> Vec<Value> {
-        eventually(
-            PATIENCE,
-            &format!("{n} verified webhooks for {id}"),
-            || async {
-                let verified: Vec<Value> = self
-                    .requests_for(id)
-                    .into_iter()
-                    .filter(|l| l["standard"] == true && l["messente"] == true)
-                    .collect();
-                (verified.len() >= n).then_some(verified)
-            },
+/// Sends an SMS to `to` as `account` with `POST /v1/omnimessage`, its webhooks to `url`.
+/// Returns the `message_id` Herald answered with (the UUID form the webhooks carry).
+async fn send(app: &TestApp, account: (&str, &str), to: &str, url: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/omnimessage", app.api.base))
+        .basic_auth(account.0, Some(account.1))
+        .header("content-type", "application/json")
+        .body(
+            json!({
+                "to": to,
+                "messages": [{ "channel": "sms", "text": "Your code is 1234" }],
+                "dlr_url": url,
+            })
+            .to_string(),
         )
+        .send()
         .await
-    }
+        .expect("Herald answers");
+    assert_eq!(response.status(), 201, "the omnimessage is created");
+    let created: Value =
+        serde_json::from_slice(&response.bytes().await.expect("a body")).expect("a JSON answer");
+    created["messages"][0]["message_id"]
+        .as_str()
+        .expect("a message id")
+        .to_owned()
 }
 
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Accepts a message for `account` with JSON webhooks to `url`, as the `/v1` API does.
-async fn accept_json(app: &TestApp, account: &str, to: &str, url: &str) -> String {
-    let store = app.store();
-    let account = store
-        .account_by_username(account)
-        .await
-        .unwrap()
-        .expect("the account exists");
-    let now = herald::clock::now_millis();
-    let message = NewMessage {
-        id: MessageId::generate(),
-        account_id: account.id,
-        destination: to.into(),
-        sender: "Herald".into(),
-        text: Some("Your code is 1234".into()),
-        text_store: Default::default(),
-        dlr_url: Some(url.into()),
-        callback_format: CallbackFormat::Json,
-        omnimessage_id: Some(format!("omni-{to}")),
-        priority: Default::default(),
-        carrier: Some("sim".into()),
-        price: Some("0.05".into()),
-        validity: Duration::from_secs(3600),
-        not_before: now,
-        segments: vec![NewSegment {
-            seq: 0,
-            data_coding: 0,
-            esm_class: 0,
-            payload: b"Your code is 1234".to_vec(),
-        }],
-        rejection: None,
-        accepted_at: now,
-    };
-    let id = message.id.as_str().to_owned();
-    store.accept(message).await.expect("accepted");
-    id
-}
-
-fn statuses(requests: &[Value]) -> Vec<String> {
-    requests
-        .iter()
-        .map(|r| r["body"]["status"].as_str().unwrap_or_default().to_owned())
-        .collect()
+/// Herald's own form of a `/v1` message id, as the store and the history take it.
+fn herald_id(uuid: &str) -> String {
+    uuid.replace('-', "")
 }
 
 #[tokio::test]
@@ -149,8 +52,8 @@ async fn every_status_change_is_a_signed_post_the_standard_webhooks_library_veri
     let app = spawn_app(|c| c.accounts[0].webhook_secret = Some(configured)).await;
     let endpoint = Endpoint::start(free_port(), secret.as_str()).await;
 
-    let delivered = accept_json(&app, ALICE.0, "37255500000", &endpoint.url()).await;
-    let undelivered = accept_json(&app, ALICE.0, "37255500001", &endpoint.url()).await;
+    let delivered = send(&app, ALICE, "+37255500000", &endpoint.url()).await;
+    let undelivered = send(&app, ALICE, "+37255500001", &endpoint.url()).await;
 
     let got = endpoint.wait_verified(&delivered, 2).await;
     assert_eq!(statuses(&got), ["ACCEPTD", "DELIVRD"]);
@@ -160,7 +63,8 @@ async fn every_status_change_is_a_signed_post_the_standard_webhooks_library_veri
     assert_eq!(body["to"], "+37255500000");
     assert_eq!(body["channel"], "sms");
     assert_eq!(body["sender"], "Herald");
-    assert_eq!(body["omnimessage_id"], "omni-37255500000");
+    assert_eq!(body["message_id"], delivered.as_str());
+    assert_eq!(body["omnimessage_id"], delivered.as_str());
     assert_eq!(
         body["price_info"],
         serde_json::json!({ "part_price": "0.05", "parts_count": 1, "total_price": "0.05" })
@@ -187,7 +91,7 @@ async fn every_status_change_is_a_signed_post_the_standard_webhooks_library_veri
         );
     }
     // Every attempt is in the message's history: URL, response code, time, format, webhook id.
-    let history = app.history(&delivered).await;
+    let history = app.history(&herald_id(&delivered)).await;
     let attempts: Vec<_> = events(&history, "callback").collect();
     assert_eq!(attempts.len(), 2, "{history:?}");
     for a in &attempts {
@@ -224,12 +128,12 @@ async fn an_endpoint_down_then_up_gets_every_webhook_in_order_signed_with_the_ge
     let url = format!("http://127.0.0.1:{port}/hooks/dlr");
 
     let mut ids = Vec::new();
-    for to in ["37255500000", "37255500001", "37255500007"] {
-        ids.push(accept_json(&app, BOB.0, to, &url).await);
+    for to in ["+37255500000", "+37255500001", "+37255500007"] {
+        ids.push(send(&app, BOB, to, &url).await);
     }
     for id in &ids {
         // Both status changes happen while nobody listens; the first webhook keeps failing.
-        app.wait_history(id, "a final status and failed attempts", |h| {
+        app.wait_history(&herald_id(id), "a final status and failed attempts", |h| {
             events(h, "status").count() == 2
                 && events(h, "callback")
                     .filter(|e| e.detail["error"].is_string())
@@ -250,7 +154,7 @@ async fn an_endpoint_down_then_up_gets_every_webhook_in_order_signed_with_the_ge
         assert_eq!(statuses(&got), expected, "in order for {id}");
         let requests = endpoint.requests_for(id);
         assert_eq!(requests.len(), 2, "each event once: {requests:?}");
-        let history = app.history(id).await;
+        let history = app.history(&herald_id(id)).await;
         let failed: Vec<_> = events(&history, "callback")
             .filter(|e| e.detail["http_status"].is_null())
             .collect();
@@ -272,7 +176,7 @@ async fn a_webhook_the_endpoint_cannot_verify_is_refused_and_retried_not_lost() 
     // The endpoint knows a different secret than the account's.
     let endpoint = Endpoint::start(free_port(), WebhookSecret::generate().as_str()).await;
 
-    let id = accept_json(&app, ALICE.0, "37255500000", &endpoint.url()).await;
+    let id = send(&app, ALICE, "+37255500000", &endpoint.url()).await;
 
     let refused = eventually(PATIENCE, "two refused attempts", || async {
         let requests = endpoint.requests_for(&id);
@@ -288,7 +192,7 @@ async fn a_webhook_the_endpoint_cannot_verify_is_refused_and_retried_not_lost() 
         );
     }
     let history = app
-        .wait_history(&id, "two attempts answered 401", |h| {
+        .wait_history(&herald_id(&id), "two attempts answered 401", |h| {
             events(h, "callback")
                 .filter(|e| e.detail["http_status"] == 401 && e.detail["next"] == "retry")
                 .count()

@@ -1,7 +1,9 @@
 //! The `/v1` API driven by the published Python client of the platform it follows (PyPI
 //! `messente-api`, pinned in `tests/peers/requirements.txt`), unchanged: only its host points at
 //! a running Herald. The client parses every answer with its own models, so a field Herald
-//! names or types differently fails here.
+//! names or types differently fails here. The delivery reports of the omnimessage it sends go,
+//! as signed JSON webhooks, to a customer endpoint in Python that verifies both signatures with
+//! code Herald did not write.
 //!
 //! Install the peers first (CI does): `python3 -m pip install -r crates/herald/tests/peers/requirements.txt`.
 
@@ -11,9 +13,11 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use herald::callbacks::signature::WebhookSecret;
 use serde_json::{Value, json};
 use support::peers::{peers_dir, python_importing};
-use support::{ALICE, spawn_app};
+use support::webhook_endpoint::{self, WebhookEndpoint};
+use support::{ALICE, free_port, spawn_app};
 
 const PEER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -52,13 +56,18 @@ async fn run_client(args: &[&str]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_published_python_client_sends_reads_status_cancels_and_manages_the_blacklist() {
-    let app = spawn_app(|_| {}).await;
+    // Alice's webhook secret, configured; the customer's endpoint verifies with it.
+    let secret = WebhookSecret::generate();
+    let configured = secret.as_str().to_owned();
+    let app = spawn_app(|c| c.accounts[0].webhook_secret = Some(configured)).await;
+    let endpoint = WebhookEndpoint::start(free_port(), secret.as_str()).await;
     let seen = run_client(&[
         &app.api.base,
         ALICE.0,
         ALICE.1,
         "+37255500000",
         "+37255500099",
+        &endpoint.url(),
     ])
     .await;
 
@@ -91,6 +100,24 @@ async fn the_published_python_client_sends_reads_status_cancels_and_manages_the_
     let view = app.store().message(&id).await.unwrap().expect("stored");
     assert_eq!(view.priority, herald::store::Priority::High);
     assert_eq!(view.callback_format, herald::store::CallbackFormat::Json);
+
+    // Every status change reached the endpoint as a webhook both signatures verified, about the
+    // message the client was told of; the same body with one byte changed verified neither way.
+    let hooks = endpoint.wait_verified(omni, 2).await;
+    assert_eq!(
+        webhook_endpoint::statuses(&hooks),
+        ["ACCEPTD", "DELIVRD"],
+        "{hooks:?}"
+    );
+    for hook in &hooks {
+        let body = &hook["body"];
+        assert_eq!(body["message_id"], omni, "{body}");
+        assert_eq!(body["to"], "+37255500000", "{body}");
+        assert_eq!(body["err"].as_u64(), Some(0), "an integer err: {body}");
+        assert_eq!(hook["tampered_rejected"], true, "{hook}");
+    }
+    let all = endpoint.requests_for(omni);
+    assert_eq!(all.len(), 2, "each event once, none refused: {all:?}");
 
     assert_eq!(seen["bulk"].as_array().map(Vec::len), Some(1));
     assert_eq!(seen["cancelled_status"], "DELETED");

@@ -31,7 +31,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
 use crate::config::CallbacksConfig;
-use crate::store::{CallbackAttempt, CallbackJob, CallbackNext, Millis, SharedStore, StoreError};
+use crate::metrics::{CallbackOutcome, Metrics};
+use crate::store::{
+    CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext, Millis, SharedStore, StoreError,
+};
 
 pub mod guard;
 pub mod policy;
@@ -75,6 +78,8 @@ pub struct CallbackWorker {
     pub addresses: AddressPolicy,
     /// How long a claimed callback stays ours; longer than any request may take.
     pub lease: Duration,
+    /// Where attempts, exhaustion and receipt-to-callback latency are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What one attempt came to, before it is recorded.
@@ -98,6 +103,7 @@ impl CallbackWorker {
             concurrency: config.concurrency.max(1),
             addresses,
             lease: timeout * 2 + Duration::from_secs(5),
+            metrics: Arc::new(Metrics::new(Vec::new())),
         })
     }
 
@@ -133,9 +139,25 @@ impl CallbackWorker {
             ?next,
             "callback attempt"
         );
+        let format = match job.webhook {
+            None => CallbackFormat::Query,
+            Some(_) => CallbackFormat::Json,
+        };
         if next == CallbackNext::Exhausted {
             tracing::warn!(message = %job.message_id, "callback exhausted its retries");
+            self.metrics.callback_exhausted(format);
         }
+        let outcome = match (next, delivery.http_status) {
+            (CallbackNext::Done, _) => {
+                let latency = (now_millis() - job.enqueued_at).max(0) as u64;
+                self.metrics
+                    .receipt_acknowledged(job.report.status, Duration::from_millis(latency));
+                CallbackOutcome::Acknowledged
+            }
+            (_, Some(_)) => CallbackOutcome::Refused,
+            (_, None) => CallbackOutcome::Error,
+        };
+        self.metrics.callback_attempt(format, outcome);
         let attempt = CallbackAttempt {
             job_id: job.id,
             at: now,

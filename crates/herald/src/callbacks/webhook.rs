@@ -29,7 +29,7 @@ struct DeliveryReport<'a> {
     status: &'static str,
     err: u16,
     error: Option<&'static str>,
-    message_id: &'a str,
+    message_id: String,
     omnimessage_id: Option<&'a str>,
     to: String,
     channel: &'static str,
@@ -74,7 +74,8 @@ pub fn body(message_id: &MessageId, report: &Report, job: &WebhookJob) -> Vec<u8
         status: report.stat.as_str(),
         err: report.err.0,
         error: report.err.description(),
-        message_id: message_id.as_str(),
+        // As `/v1` showed it to the client that sent the message.
+        message_id: message_id.uuid_form(),
         omnimessage_id: job.omnimessage_id.as_deref(),
         to,
         channel: "sms",
@@ -170,7 +171,7 @@ mod tests {
 
     #[test]
     fn the_body_has_the_documented_fields_in_order() {
-        let id = MessageId::parse("abc123").unwrap();
+        let id = MessageId::parse("632c6f3d49d04a8f9b2e74023d31e51d").unwrap();
         let body = body(
             &id,
             &Report::from_receipt(ReceiptOutcome::Delivered),
@@ -178,7 +179,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(body).unwrap(),
-            r#"{"status":"DELIVRD","err":0,"error":null,"message_id":"abc123","omnimessage_id":"632c6f3d-49d0-4a8f-9b2e-74023d31e51d","to":"+37255500000","channel":"sms","sender":"Shop","timestamp":"2026-11-27T08:09:42.389000","price_info":{"part_price":"0.05","parts_count":2,"total_price":"0.10"}}"#
+            r#"{"status":"DELIVRD","err":0,"error":null,"message_id":"632c6f3d-49d0-4a8f-9b2e-74023d31e51d","omnimessage_id":"632c6f3d-49d0-4a8f-9b2e-74023d31e51d","to":"+37255500000","channel":"sms","sender":"Shop","timestamp":"2026-11-27T08:09:42.389000","price_info":{"part_price":"0.05","parts_count":2,"total_price":"0.10"}}"#
         );
     }
 

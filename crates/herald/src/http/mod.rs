@@ -1,6 +1,7 @@
 //! The customer-facing HTTP edge: the plain-text compatibility API (`/send_sms`,
 //! `/get_dlr_response`, `/cancel_sms`, `/get_balance`, `/prices`, `/pricelist`) of api.md §1,
-//! `/health`, and the JSON API under `/v1` ([`v1`]). Every route is added through a
+//! `/health` and `/metrics` ([`edge`], which also adds the client protection every route passes
+//! through), and the JSON API under `/v1` ([`v1`]). Every route is added through a
 //! [`RouteTable`], which lists what it routes.
 //!
 //! Every plain-text answer is HTTP 200 with one line, `OK <value>`, `ERROR <code>` (permanent) or
@@ -19,15 +20,20 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
 
+use crate::access::AllowLists;
 use crate::accounts::Authenticator;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::routing::Routes;
 use crate::store::{Account, SharedStore};
 
 mod balance;
 mod cancel_sms;
+pub mod client;
+pub mod edge;
 mod get_dlr_response;
 pub mod params;
+pub mod rate_limit;
 pub mod route_table;
 mod send_sms;
 pub mod v1;
@@ -47,6 +53,10 @@ pub struct ApiState {
     pub callback_wake: Arc<Notify>,
     pub defaults: ApiDefaults,
     pub clock: Clock,
+    /// The accounts' client address allow-lists.
+    pub allow_lists: Arc<AllowLists>,
+    /// This gateway's metrics, served at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Operator defaults the API applies when a request leaves something out.
@@ -64,7 +74,7 @@ impl Default for ApiDefaults {
     }
 }
 
-/// Every route Herald's HTTP edge serves: the plain-text API, `/health` and `/v1`.
+/// Every route Herald's HTTP edge serves: the plain-text API, `/health`, `/metrics` and `/v1`.
 pub fn router(state: ApiState) -> Router {
     routes().into_router().with_state(state)
 }
@@ -75,11 +85,12 @@ pub fn route_entries() -> Vec<RouteEntry> {
 }
 
 fn routes() -> RouteTable<ApiState> {
-    plain_text_routes().merge(v1::routes())
+    plain_text_routes()
+        .merge(edge::operator_routes())
+        .merge(v1::routes())
 }
 
-/// The plain-text API's routes (each path with and without a trailing slash, GET and POST) and
-/// `/health`.
+/// The plain-text API's routes (each path with and without a trailing slash, GET and POST).
 fn plain_text_routes() -> RouteTable<ApiState> {
     RouteTable::new()
         .get_post("/send_sms", send_sms::send_sms)
@@ -94,7 +105,6 @@ fn plain_text_routes() -> RouteTable<ApiState> {
         .get_post("/prices/", balance::prices)
         .get_post("/pricelist", balance::pricelist)
         .get_post("/pricelist/", balance::pricelist)
-        .get("/health", || async { "ok" })
 }
 
 /// One line of the plain-text API.
@@ -111,6 +121,8 @@ pub enum Answer {
 pub const BAD_CREDENTIALS: Answer = Answer::Error(101);
 /// `ERROR 102`: parameters wrong or missing.
 pub const BAD_PARAMETERS: Answer = Answer::Error(102);
+/// `ERROR 103`: the client's address is not on the account's allow-list.
+pub const SOURCE_NOT_ALLOWED: Answer = Answer::Error(103);
 /// `ERROR 107`: unknown `sms_unique_id` (or another account's).
 pub const UNKNOWN_ID: Answer = Answer::Error(107);
 /// `FAILED 102`: no delivery report yet.
@@ -163,7 +175,8 @@ fn request_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Para
 
 /// A plain-text API request from an authenticated customer: its merged parameters and the
 /// account its `username`/`password` open. Rejects with `ERROR 101` (or `FAILED 209` when the
-/// account store fails), so handlers start from a known customer.
+/// account store fails), and with `ERROR 103` when the client's address is not on the account's
+/// allow-list, so handlers start from a known customer calling from where it may.
 pub(crate) struct Customer {
     pub params: Params,
     pub account: Account,
@@ -175,11 +188,18 @@ impl FromRequest<ApiState> for Customer {
     async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().map(str::to_owned);
         let headers = req.headers().clone();
+        let client = client::ClientIp::of(req.extensions());
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|_| BAD_PARAMETERS)?;
         let params = request_params(query.as_deref(), &headers, &body);
         let account = authenticate(state, &params).await?;
+        // After authentication, so a wrong password from anywhere is still ERROR 101 and the
+        // answer tells a stranger nothing about the account's allow-list.
+        state
+            .allow_lists
+            .check(&account, client)
+            .map_err(|_| SOURCE_NOT_ALLOWED)?;
         Ok(Customer { params, account })
     }
 }

@@ -35,6 +35,7 @@ impl TestApi {
             balance: "10.00".into(),
             senders: vec!["Herald".into()],
             dlr_url: String::new(),
+            allowed_ips: Vec::new(),
             webhook_secret: None,
         };
         sync_accounts(&shared, &[account("demo", "pw"), account("other", "pw2")])
@@ -52,6 +53,8 @@ impl TestApi {
             callback_wake: Arc::new(Notify::new()),
             defaults: ApiDefaults::default(),
             clock: fixed_clock(NOW),
+            allow_lists: Default::default(),
+            metrics: Arc::new(crate::metrics::Metrics::new(Vec::new())),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -306,13 +309,4 @@ async fn cancel_sms_answers_ok_then_error_108_and_error_107_for_foreign_ids() {
     );
     let status = format!("/get_dlr_response?username=demo&password=pw&sms_unique_id={id}");
     assert_eq!(api.get(&status).await.2, "OK FAILED");
-}
-
-#[tokio::test]
-async fn health_answers_ok() {
-    let api = TestApi::spawn().await;
-    assert_eq!(
-        api.get("/health").await,
-        (200, "text/plain; charset=utf-8".into(), "ok".into())
-    );
 }

@@ -299,6 +299,9 @@ pub struct CallbackJob {
     pub url: String,
     pub report: Report,
     pub attempts: u32,
+    /// When the status change it tells was committed (a receipt's callback: when the receipt
+    /// was recorded).
+    pub enqueued_at: Millis,
     /// Set for a message accepted with [`CallbackFormat::Json`]: what its JSON webhook says
     /// beyond the report. None: the query-string GET.
     pub webhook: Option<WebhookJob>,
@@ -429,6 +432,14 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+/// How many messages routed to `carrier` (None: rejected before routing) are in `status` now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageCount {
+    pub carrier: Option<String>,
+    pub status: Status,
+    pub count: u64,
+}
+
 /// What [`Store::cancel`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -551,6 +562,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest time a queue has work (to sleep until then), if any.
     async fn next_due(&self) -> Result<Option<Millis>>;
+
+    /// Messages by carrier and current status (for metrics). Reads every message: callers
+    /// should ask every few seconds at most.
+    async fn message_counts(&self) -> Result<Vec<MessageCount>>;
 
     /// The account's live balance.
     async fn balance(&self, account_id: i64) -> Result<Money>;

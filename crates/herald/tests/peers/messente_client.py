@@ -1,9 +1,9 @@
 """The published Python client of the platform Herald's /v1 API follows (PyPI messente-api),
 used unchanged against a running Herald: only the host is Herald's.
 
-Usage: python3 messente_client.py BASE_URL USERNAME PASSWORD TO BLACKLIST_NUMBER
+Usage: python3 messente_client.py BASE_URL USERNAME PASSWORD TO BLACKLIST_NUMBER [DLR_URL]
 
-Sends an SMS omnimessage and polls its delivery report until it is final, sends one in bulk,
+Sends an SMS omnimessage (its delivery reports to DLR_URL when given) and polls its delivery report until it is final, sends one in bulk,
 schedules one and cancels it, adds a number to the blacklist, checks, lists and deletes it, and
 asks for an unknown omnimessage and with a wrong password (the client parses the error bodies
 with its own models). Prints what it observed as one JSON object on stdout and leaves the
@@ -59,6 +59,7 @@ def error_of(exception):
 
 def main():
     base_url, username, password, to, blacklisted = sys.argv[1:6]
+    dlr_url = sys.argv[6] if len(sys.argv) > 6 else None
     seen = {}
     with client(base_url, username, password) as api:
         omnimessages = OmnimessageApi(api)
@@ -66,7 +67,7 @@ def main():
 
         sms = SMS(text="Hello from messente-api", sender="Herald", validity=60)
         created = omnimessages.send_omnimessage(
-            Omnimessage(to=to, messages=sms_only(sms), priority="high")
+            Omnimessage(to=to, messages=sms_only(sms), priority="high", dlr_url=dlr_url)
         )
         seen["created"] = {
             "omnimessage_id": created.omnimessage_id,

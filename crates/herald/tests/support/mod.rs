@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 pub mod peers;
+pub mod webhook_endpoint;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -476,6 +477,16 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut Config)) -> TestApp {
 impl TestApp {
     fn running(&self) -> &RunningApp {
         self.app.as_ref().expect("running")
+    }
+
+    /// Every carrier's stats, as a dashboard reads them.
+    pub fn carrier_stats(&self) -> Vec<herald::carrier::CarrierStats> {
+        self.running().carrier_stats()
+    }
+
+    /// The link to carrier `name`.
+    pub fn carrier(&self, name: &str) -> herald::carrier::CarrierLink {
+        self.running().carriers[name].clone()
     }
 
     /// The gateway's store, for what the API does not show (stored numbers, store-driven

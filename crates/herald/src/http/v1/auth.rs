@@ -8,10 +8,13 @@ use base64::Engine;
 
 use super::error::ApiError;
 use crate::http::ApiState;
+use crate::http::client::ClientIp;
 use crate::store::Account;
 
 /// A `/v1` request from an authenticated customer. Extracting it rejects with a 401 (code
-/// "103") for absent, malformed or wrong credentials, so handlers start from a known account.
+/// "103") for absent, malformed or wrong credentials, and with a 403 (code "102") when the
+/// client's address is not on the account's `allowed_ips`, so handlers start from a known
+/// account calling from where it may.
 #[derive(Debug, Clone)]
 pub struct Customer {
     pub account: Account,
@@ -25,11 +28,19 @@ impl FromRequestParts<ApiState> for Customer {
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
         let (username, password) = basic_credentials(parts)?;
-        match state.auth.verify(&username, &password).await {
-            Ok(Some(account)) => Ok(Customer { account }),
-            Ok(None) => Err(ApiError::unauthorized("Wrong username or password")),
-            Err(e) => Err(ApiError::internal(e)),
-        }
+        let account = match state.auth.verify(&username, &password).await {
+            Ok(Some(account)) => account,
+            Ok(None) => return Err(ApiError::unauthorized("Wrong username or password")),
+            Err(e) => return Err(ApiError::internal(e)),
+        };
+        // After the password, as on the plain-text API: a stranger learns nothing of the list.
+        state
+            .allow_lists
+            .check(&account, ClientIp::of(&parts.extensions))
+            .map_err(|_| {
+                ApiError::forbidden("This account may not be used from this client address")
+            })?;
+        Ok(Customer { account })
     }
 }
 

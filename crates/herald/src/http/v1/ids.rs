@@ -8,21 +8,9 @@ use crate::domain::MessageId;
 use crate::http::ApiState;
 use crate::store::MessageView;
 
-/// `0123456789abcdef0123456789abcdef` → `01234567-89ab-cdef-0123-456789abcdef`. Ids of another
-/// shape (none today) are shown as they are.
+/// The UUID form of `id` ([`MessageId::uuid_form`]).
 pub fn uuid(id: &MessageId) -> String {
-    let s = id.as_str();
-    if s.len() != 32 {
-        return s.to_owned();
-    }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &s[..8],
-        &s[8..12],
-        &s[12..16],
-        &s[16..20],
-        &s[20..]
-    )
+    id.uuid_form()
 }
 
 /// The id in a path: Herald's form or the UUID form.

@@ -68,6 +68,7 @@ pub(super) fn claim(
             message_id,
             url: row.get("url")?,
             attempts: row.get("attempts")?,
+            enqueued_at: row.get("created_at")?,
             webhook: None,
         };
         claimed.push((job, json));

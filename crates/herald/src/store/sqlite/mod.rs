@@ -47,8 +47,8 @@ pub use writer::CommitStats;
 
 use super::{
     Account, AccountRecord, BlacklistScope, CallbackAttempt, CallbackJob, CancelOutcome,
-    DuplicatePolicy, Event, MessagePage, MessageQuery, MessageView, Millis, NewMessage,
-    ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
+    DuplicatePolicy, Event, MessageCount, MessagePage, MessageQuery, MessageView, Millis,
+    NewMessage, ReceiptMatch, ReceiptRecord, Result, Store, StoreError, SubmitJob, SubmitResult,
 };
 use crate::callbacks::signature::WebhookSecret;
 use crate::domain::MessageId;
@@ -255,6 +255,10 @@ impl Store for SqliteStore {
 
     async fn next_due(&self) -> Result<Option<Millis>> {
         reads::next_due(&self.reads).await
+    }
+
+    async fn message_counts(&self) -> Result<Vec<MessageCount>> {
+        reads::message_counts(&self.reads).await
     }
 
     async fn balance(&self, account_id: i64) -> Result<Money> {
