@@ -12,6 +12,10 @@
 //! `e2e_bench simulator PORT DELAY_MS`): the receipts it owes are the carrier's memory, not
 //! Herald's, and the peak RSS printed is this process's.
 //!
+//! Herald runs on the main runtime; the load generator, the callback receiver and the simulated
+//! carrier run on a second runtime whose threads are named `bench-*`, so the CPU time printed
+//! is split between Herald and the rest (per-thread CPU from `/proc/self/task`).
+//!
 //! Prints figures only; nothing is asserted (machines are shared and noisy).
 
 use std::collections::HashMap;
@@ -20,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
-use herald::config::{Config, SimulatorConfig};
+use herald::config::Config;
 use herald::domain::MessageId;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -31,6 +35,13 @@ fn now_ms_f64() -> f64 {
         .unwrap()
         .as_secs_f64()
         * 1000.0
+}
+
+/// The runtime of the load generator, the callback receiver and the simulated carrier.
+static BENCH_RUNTIME: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+
+fn peers() -> &'static tokio::runtime::Handle {
+    BENCH_RUNTIME.get().expect("bench runtime started")
 }
 
 /// Final callbacks seen by the receiver: message id → arrival time (ms since epoch).
@@ -48,6 +59,13 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let peers_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-peers")
+        .build()?;
+    BENCH_RUNTIME
+        .set(peers_rt.handle().clone())
+        .expect("set once");
     rt.block_on(async {
         match mode {
             "throughput" => throughput(n(1, 20_000), n(2, 256) as usize).await,
@@ -70,12 +88,28 @@ struct Bench {
 
 async fn simulator(port: u16, receipt_delay_ms: u64) -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let cfg = herald::simulator::SimConfig {
+    herald::simulator::serve(
+        listener,
+        carrier_config(receipt_delay_ms),
+        Default::default(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Herald's binds and the simulated carrier's have the same window, both ways: receipts are
+/// acknowledged only once committed, so the carrier's window for `deliver_sm` (10 by default)
+/// would otherwise cap receipts at 10 per commit.
+const WINDOW: usize = 50;
+
+/// The simulated carrier's settings.
+fn carrier_config(receipt_delay_ms: u64) -> herald::simulator::SimConfig {
+    let mut cfg = herald::simulator::SimConfig {
         receipt_delay: Duration::from_millis(receipt_delay_ms),
         ..Default::default()
     };
-    herald::simulator::serve(listener, cfg, Default::default()).await?;
-    Ok(())
+    cfg.session.window = WINDOW;
+    cfg
 }
 
 /// Where the simulated carrier runs.
@@ -89,23 +123,26 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
     let (mut config, password) = Config::load(None)?;
     config.database.url = format!("sqlite://{}", dir.path().join("herald.db").display());
     config.http.listen = "127.0.0.1:0".parse()?;
+    config.simulator = None;
     let carrier_port = match carrier {
         Carrier::InProcess { receipt_delay_ms } => {
-            config.simulator = Some(SimulatorConfig {
-                listen: "127.0.0.1:0".parse()?,
-                receipt_delay_ms,
+            // On the bench's runtime, so its CPU is not counted as Herald's.
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            listener.set_nonblocking(true)?;
+            let port = listener.local_addr()?.port();
+            let cfg = carrier_config(receipt_delay_ms);
+            peers().spawn(async move {
+                let listener = TcpListener::from_std(listener)?;
+                herald::simulator::serve(listener, cfg, Default::default()).await
             });
-            0
-        }
-        Carrier::ChildProcess { port } => {
-            config.simulator = None;
             port
         }
+        Carrier::ChildProcess { port } => port,
     };
     for c in &mut config.carriers {
         c.port = carrier_port;
         c.tps = 0;
-        c.window = 50;
+        c.window = WINDOW as u32;
     }
     config.callbacks.concurrency = 256;
     // Every message is charged when submitted: enough balance for any run.
@@ -113,12 +150,13 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
         account.balance = "1000000000.00".into();
     }
     let receiver = Arc::new(Receiver::default());
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let dlr_url = format!("http://{}/dlr", listener.local_addr()?);
     let router = axum::Router::new()
         .route("/dlr", get(record_callback))
         .with_state(receiver.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    peers().spawn(async move { axum::serve(TcpListener::from_std(listener)?, router).await });
     let app = herald::app::start(config).await?;
     // Wait for the bind.
     for link in app.carriers.values() {
@@ -199,12 +237,14 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
         .await?,
     );
     let cpu0 = cpu_seconds();
+    let bench_cpu0 = bench_cpu_seconds();
+    let writer0 = thread_cpu_seconds(WRITER_THREAD).unwrap_or(0.0);
     let start = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (bench, next) = (bench.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(peers().spawn(async move {
             let mut ids = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -226,9 +266,10 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
     let complete = bench.wait_finals(accepted, Duration::from_secs(600)).await;
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
+    let bench_cpu = bench_cpu_seconds() - bench_cpu0;
     let finals = bench.receiver.finals.lock().unwrap().len();
     println!(
-        "end-to-end throughput (SQLite, one carrier bind, window 50, {concurrency} HTTP clients)"
+        "end-to-end throughput (SQLite, one carrier bind, window {WINDOW} both ways, {concurrency} HTTP clients)"
     );
     println!(
         "  accepted: {accepted} in {accept_secs:.2} s = {:.0}/s",
@@ -243,10 +284,23 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
         "  callbacks received: {} (SENT + final)",
         *bench.receiver.callbacks.lock().unwrap()
     );
+    let per_message = |s: f64| s * 1e6 / finals.max(1) as f64;
     println!(
-        "  CPU time: {cpu:.2} s = {:.0} µs per message (whole process: gateway, simulated carrier, load generator, receiver)",
-        cpu * 1e6 / finals.max(1) as f64
+        "  CPU time: {cpu:.2} s = {:.0} µs per message (whole process)",
+        per_message(cpu)
     );
+    println!(
+        "    Herald: {:.2} s = {:.0} µs per message; load generator, receiver and simulated carrier: {bench_cpu:.2} s = {:.0} µs per message",
+        cpu - bench_cpu,
+        per_message(cpu - bench_cpu),
+        per_message(bench_cpu)
+    );
+    if let Some(writer) = thread_cpu_seconds(WRITER_THREAD).map(|s| s - writer0) {
+        println!(
+            "    of Herald's, the store's writer thread: {writer:.2} s = {:.0} µs per message",
+            per_message(writer)
+        );
+    }
     println!("  peak RSS: {:.0} MB", peak_rss_mb());
     Ok(())
 }
@@ -267,7 +321,7 @@ async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
     for i in 0..total {
         ticker.tick().await;
         let (bench, sent) = (bench.clone(), sent.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(peers().spawn(async move {
             if let Ok(id) = bench.send(i).await {
                 sent.lock().unwrap().push(id);
             }
@@ -329,7 +383,7 @@ async fn inflight(messages: u64) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for _ in 0..256 {
         let (bench, next) = (bench.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(peers().spawn(async move {
             let mut n = 0u64;
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -379,7 +433,38 @@ fn print_percentiles(label: &str, v: &mut [f64]) {
 
 /// User + system CPU seconds of this process so far.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu_seconds("/proc/self/stat")
+}
+
+/// CPU seconds of the live threads whose name starts with `prefix` (names are cut at 15 bytes).
+fn threads_cpu_seconds(prefix: &str) -> Option<f64> {
+    let mut found = None;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if name.trim_end().starts_with(prefix) {
+            let stat = path.join("stat");
+            *found.get_or_insert(0.0) += stat_cpu_seconds(&stat.to_string_lossy());
+        }
+    }
+    found
+}
+
+/// The store's writer thread, as `/proc` shows its name.
+const WRITER_THREAD: &str = "herald-store-wr";
+
+fn thread_cpu_seconds(name: &str) -> Option<f64> {
+    threads_cpu_seconds(name)
+}
+
+/// CPU seconds of the bench's own runtime (load generator, receiver, simulated carrier).
+fn bench_cpu_seconds() -> f64 {
+    threads_cpu_seconds("bench-").unwrap_or(0.0)
+}
+
+/// utime + stime of a `/proc/.../stat` file, in seconds.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();

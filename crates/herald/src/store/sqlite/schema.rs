@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dashboard",
         include_str!("../../../migrations/0007_dashboard.sql"),
     ),
+    (
+        8,
+        "events rowid",
+        include_str!("../../../migrations/0008_events_rowid.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {
@@ -143,5 +148,60 @@ mod tests {
             "the rest of the line is kept"
         );
         assert_eq!(details[1]["raw_text"], "id:2 stat:DELIVRD text:hi");
+    }
+
+    /// History written before migration 8 keeps its ids and order; new lines follow them, and
+    /// the refund trigger still writes its line into the rebuilt table.
+    #[tokio::test]
+    async fn migration_8_keeps_the_history_and_its_order_without_autoincrement() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        migrator().run_to(4, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO accounts (id, username, password_hash, balance, senders, balance_micros)
+             VALUES (1, 'shop', 'x', '1.00', '[]', 0);
+             INSERT INTO messages (id, account_id, destination, sender, text, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at, charge_micros)
+             VALUES ('m', 1, '372555', 'Shop', 'hi', 'sent', 1, 0, 0, 0, 5, 40000);
+             INSERT INTO events (id, message_id, at, kind, segment, detail)
+             VALUES (7, 'm', 1, 'accepted', NULL, '{}'), (9, 'm', 2, 'submit', 0, '{}');",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrator().run(&mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO events (message_id, at, kind, segment, detail)
+             VALUES ('m', 3, 'status', NULL, '{}');
+             UPDATE messages SET status = 'rejected' WHERE id = 'm';",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+        let history: Vec<(i64, String)> = sqlx::query("SELECT id, kind FROM events ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("id"), r.get("kind")))
+            .collect();
+        assert_eq!(
+            history,
+            [
+                (7, "accepted".to_owned()),
+                (9, "submit".to_owned()),
+                (10, "status".to_owned()),
+                (11, "refund".to_owned())
+            ]
+        );
+        let schema: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE name = 'events'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
     }
 }
