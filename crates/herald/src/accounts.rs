@@ -7,7 +7,7 @@
 //! password always pays the full argon2 price.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
@@ -105,24 +105,27 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
-type CacheKey = (String, [u8; 32]);
+/// One digest of the username and the password: a lookup (every API request) allocates nothing.
+type CacheKey = [u8; 32];
 
 /// A fast digest is enough here: the entry exists only after argon2 accepted the password, and
-/// the digest is never stored or sent anywhere.
+/// the digest is never stored or sent anywhere. The username's length goes first, so no two
+/// (username, password) pairs feed the digest the same bytes.
 fn cache_key(username: &str, password: &str) -> CacheKey {
     use sha2::Digest;
-    (
-        username.to_owned(),
-        sha2::Sha256::digest(password.as_bytes()).into(),
-    )
+    let mut digest = sha2::Sha256::new();
+    digest.update((username.len() as u64).to_le_bytes());
+    digest.update(username.as_bytes());
+    digest.update(password.as_bytes());
+    digest.finalize().into()
 }
 
 /// Verifies API credentials against the store, remembering recent successes.
 pub struct Authenticator {
     store: SharedStore,
-    /// Keyed by username and a digest of the password, so the process never holds API passwords
-    /// in a table a memory dump would show.
-    cache: Mutex<HashMap<CacheKey, (Account, Instant)>>,
+    /// Keyed by a digest of username and password, so the process never holds API passwords in
+    /// a table a memory dump would show. Accounts are shared, not cloned, on every request.
+    cache: Mutex<HashMap<CacheKey, (Arc<Account>, Instant)>>,
     capacity: usize,
     ttl: Duration,
     /// Verified against when the username is unknown, so an unknown user takes as long as a
@@ -161,7 +164,7 @@ impl Authenticator {
         &self,
         username: &str,
         password: &str,
-    ) -> Result<Option<Account>, StoreError> {
+    ) -> Result<Option<Arc<Account>>, StoreError> {
         let key = cache_key(username, password);
         if let Some(account) = self.cached(&key) {
             return Ok(Some(account));
@@ -182,6 +185,7 @@ impl Authenticator {
             .unwrap_or(false);
         match account {
             Some(account) if ok => {
+                let account = Arc::new(account);
                 self.remember(key, account.clone());
                 Ok(Some(account))
             }
@@ -189,7 +193,7 @@ impl Authenticator {
         }
     }
 
-    fn cached(&self, key: &CacheKey) -> Option<Account> {
+    fn cached(&self, key: &CacheKey) -> Option<Arc<Account>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(key)
@@ -197,15 +201,12 @@ impl Authenticator {
             .map(|(account, _)| account.clone())
     }
 
-    fn remember(&self, key: CacheKey, account: Account) {
+    fn remember(&self, key: CacheKey, account: Arc<Account>) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= self.capacity && !cache.contains_key(&key) {
             cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
             if cache.len() >= self.capacity {
-                let oldest = cache
-                    .iter()
-                    .min_by_key(|(_, (_, at))| *at)
-                    .map(|(k, _)| k.clone());
+                let oldest = cache.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k);
                 if let Some(oldest) = oldest {
                     cache.remove(&oldest);
                 }
@@ -225,7 +226,6 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use crate::test_support::MemoryStore;
-    use std::sync::Arc;
 
     async fn store_with(username: &str, password: &str) -> Arc<MemoryStore> {
         let store = Arc::new(MemoryStore::default());

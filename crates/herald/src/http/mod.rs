@@ -179,7 +179,7 @@ fn request_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Para
 /// allow-list, so handlers start from a known customer calling from where it may.
 pub(crate) struct Customer {
     pub params: Params,
-    pub account: Account,
+    pub account: Arc<Account>,
 }
 
 impl FromRequest<ApiState> for Customer {
@@ -205,7 +205,7 @@ impl FromRequest<ApiState> for Customer {
 }
 
 /// The account named by `username`/`password`, or the answer to give instead.
-async fn authenticate(state: &ApiState, params: &Params) -> Result<Account, Answer> {
+async fn authenticate(state: &ApiState, params: &Params) -> Result<Arc<Account>, Answer> {
     let (Some(username), Some(password)) = (params.text("username"), params.bytes("password"))
     else {
         return Err(BAD_CREDENTIALS);

@@ -1,6 +1,8 @@
 //! HTTP Basic authentication for `/v1`: the same usernames and passwords as the plain-text API,
 //! checked by the same [`crate::accounts::Authenticator`] (and its cache).
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -17,7 +19,7 @@ use crate::store::Account;
 /// account calling from where it may.
 #[derive(Debug, Clone)]
 pub struct Customer {
-    pub account: Account,
+    pub account: Arc<Account>,
 }
 
 impl FromRequestParts<ApiState> for Customer {
