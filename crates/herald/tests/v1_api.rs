@@ -678,3 +678,22 @@ async fn the_openapi_document_is_served_as_kept_in_the_repository() {
     assert_eq!(served.body, kept);
     app.shutdown().await;
 }
+
+#[test]
+fn the_openapi_document_is_valid_openapi_to_an_independent_validator() {
+    // PyPI `openapi-spec-validator` (pinned in tests/peers/requirements.txt) checks the document
+    // against the OpenAPI 3.1 schema; the route test above only compares paths and methods.
+    let python =
+        support::peers::python_importing("openapi_spec_validator", "openapi-spec-validator");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    let out = std::process::Command::new(python)
+        .args(["-m", "openapi_spec_validator", path])
+        .output()
+        .expect("run openapi-spec-validator");
+    assert!(
+        out.status.success(),
+        "docs/openapi.json is not valid OpenAPI:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
