@@ -62,19 +62,7 @@ fn due_segments(conn: &Connection, id: &MessageId, now: Millis) -> Result<Vec<Su
               ORDER BY s.seq",
         )?
         .query_map(params![id.as_str(), now], |row| {
-            Ok(SubmitJob {
-                message_id: id.clone(),
-                segment: row.get("seq")?,
-                segment_count: row.get("segment_count")?,
-                carrier: row.get("carrier")?,
-                destination: row.get("destination")?,
-                sender: row.get("sender")?,
-                data_coding: row.get("data_coding")?,
-                esm_class: row.get("esm_class")?,
-                payload: row.get("payload")?,
-                valid_until: row.get("valid_until")?,
-                attempts: row.get("attempts")?,
-            })
+            Ok(submissions::SubmitJobColumns::read(row)?.into_job(id.clone()))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)

@@ -31,21 +31,7 @@ pub(super) fn claim(
             params![now, i64::try_from(limit).unwrap_or(i64::MAX), carrier],
             |row| {
                 let id: String = row.get("message_id")?;
-                Ok((
-                    id,
-                    SubmitJobColumns {
-                        segment: row.get("seq")?,
-                        segment_count: row.get("segment_count")?,
-                        carrier: row.get("carrier")?,
-                        destination: row.get("destination")?,
-                        sender: row.get("sender")?,
-                        data_coding: row.get("data_coding")?,
-                        esm_class: row.get("esm_class")?,
-                        payload: row.get("payload")?,
-                        valid_until: row.get("valid_until")?,
-                        attempts: row.get("attempts")?,
-                    },
-                ))
+                Ok((id, SubmitJobColumns::read(row)?))
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?
@@ -81,7 +67,7 @@ pub(super) fn claim(
 }
 
 /// A claimed segment's columns, before its message id is checked.
-struct SubmitJobColumns {
+pub(super) struct SubmitJobColumns {
     segment: u32,
     segment_count: u32,
     carrier: String,
@@ -95,7 +81,25 @@ struct SubmitJobColumns {
 }
 
 impl SubmitJobColumns {
-    fn into_job(self, message_id: MessageId) -> SubmitJob {
+    /// Reads a row that has the segment's `seq`, `data_coding`, `esm_class`, `payload`,
+    /// `attempts` and the message's `carrier`, `destination`, `sender`, `valid_until`,
+    /// `segment_count`, by name.
+    pub(super) fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            segment: row.get("seq")?,
+            segment_count: row.get("segment_count")?,
+            carrier: row.get("carrier")?,
+            destination: row.get("destination")?,
+            sender: row.get("sender")?,
+            data_coding: row.get("data_coding")?,
+            esm_class: row.get("esm_class")?,
+            payload: row.get("payload")?,
+            valid_until: row.get("valid_until")?,
+            attempts: row.get("attempts")?,
+        })
+    }
+
+    pub(super) fn into_job(self, message_id: MessageId) -> SubmitJob {
         SubmitJob {
             message_id,
             segment: self.segment,
