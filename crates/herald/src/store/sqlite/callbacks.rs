@@ -38,15 +38,35 @@ pub(super) fn claim(
           ORDER BY c.due_at, c.id
           LIMIT ?2",
     )?;
+    const COLUMNS: &[&str] = &[
+        "id",
+        "message_id",
+        "url",
+        "status",
+        "stat",
+        "dlr_mask",
+        "err",
+        "attempts",
+        "created_at",
+        "callback_format",
+        "omnimessage_id",
+        "destination",
+        "sender",
+        "price",
+        "segment_count",
+        "account_id",
+        "webhook_secret",
+    ];
     let mut rows = statement.query(params![now, i64::try_from(limit).unwrap_or(i64::MAX)])?;
     // Secrets are resolved after the query: an account without one gets it written then, and
     // writing to a table a running query reads is best avoided.
     let mut claimed: Vec<(CallbackJob, Option<Json>)> = Vec::new();
     while let Some(row) = rows.next()? {
+        let row = &codec::Named::new(row, COLUMNS);
         let message_id: String = row.get("message_id")?;
         let id: i64 = row.get("id")?;
         let message_id = codec::message_id(&message_id)?;
-        let format = codec::callback_format(&row.get::<_, String>("callback_format")?)?;
+        let format = codec::callback_format(&row.get::<String>("callback_format")?)?;
         let json = match format {
             CallbackFormat::Query => None,
             CallbackFormat::Json => Some(Json {

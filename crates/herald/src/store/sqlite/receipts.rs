@@ -50,10 +50,10 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
     // and never passes through the pending indexes.
     let matched = find_submission(conn, &receipt.carrier, &keys)?;
     let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), tlvs);
-    if let Some(matched) = &matched {
-        if let Some((text, kept)) = redaction::redacted(matched.keeps_text, &raw_text, &tlvs) {
-            (raw_text, tlvs) = (text, kept);
-        }
+    if let Some(matched) = &matched
+        && let Some((text, kept)) = redaction::redacted(matched.keeps_text, &raw_text, &tlvs)
+    {
+        (raw_text, tlvs) = (text, kept);
     }
     // The new row's id from `last_insert_rowid`: `RETURNING` would make SQLite collect the
     // returned row in a temporary b-tree first.

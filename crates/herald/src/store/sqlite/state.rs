@@ -26,9 +26,22 @@ impl FoldInputs {
               WHERE s.message_id = ?
               ORDER BY s.seq",
         )?;
+        const COLUMNS: &[&str] = &[
+            "seq",
+            "status",
+            "stat",
+            "dlr_mask",
+            "err",
+            "m_status",
+            "m_stat",
+            "m_dlr_mask",
+            "m_err",
+            "dlr_url",
+        ];
         let mut rows = statement.query([message_id.as_str()])?;
         let mut inputs: Option<FoldInputs> = None;
         while let Some(row) = rows.next()? {
+            let row = &codec::Named::new(row, COLUMNS);
             let segment = (row.get("seq")?, codec::report(row)?);
             match inputs.as_mut() {
                 Some(inputs) => inputs.segments.push(segment),

@@ -31,6 +31,21 @@ pub(super) fn claim(
         .query_map(
             params![now, i64::try_from(limit).unwrap_or(i64::MAX), carrier],
             |row| {
+                const COLUMNS: &[&str] = &[
+                    "message_id",
+                    "seq",
+                    "data_coding",
+                    "esm_class",
+                    "payload",
+                    "attempts",
+                    "carrier",
+                    "destination",
+                    "sender",
+                    "valid_until",
+                    "segment_count",
+                    "scheduled",
+                ];
+                let row = &codec::Named::new(row, COLUMNS);
                 let id: String = row.get("message_id")?;
                 let scheduled: bool = row.get("scheduled")?;
                 Ok((id, SubmitJobColumns::read(row)?, scheduled))
@@ -99,7 +114,7 @@ impl SubmitJobColumns {
     /// Reads a row that has the segment's `seq`, `data_coding`, `esm_class`, `payload`,
     /// `attempts` and the message's `carrier`, `destination`, `sender`, `valid_until`,
     /// `segment_count`, by name.
-    pub(super) fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn read(row: &codec::Named<'_, '_>) -> rusqlite::Result<Self> {
         Ok(Self {
             segment: row.get("seq")?,
             segment_count: row.get("segment_count")?,
