@@ -50,7 +50,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "events rowid",
         include_str!("../../../migrations/0008_events_rowid.sql"),
     ),
+    (
+        9,
+        "constant checks",
+        include_str!("../../../migrations/0009_constant_checks.sql"),
+    ),
 ];
+
+/// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
+/// e.g. to switch foreign keys off around a table rebuild, which no transaction allows).
+const NO_TRANSACTION: &str = "-- no-transaction";
 
 pub(super) fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -62,7 +71,7 @@ pub(super) fn migrator() -> Migrator {
                     Cow::Borrowed(description),
                     MigrationType::Simple,
                     sql.into_sql_str(),
-                    false,
+                    sql.starts_with(NO_TRANSACTION),
                 )
             })
             .collect(),
