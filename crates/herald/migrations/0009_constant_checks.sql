@@ -160,10 +160,10 @@ END;
 
 PRAGMA legacy_alter_table = OFF;
 
--- Every reference still finds its row: otherwise the INSERT fails its CHECK, and with it the
--- migration, before anything is committed.
+-- Every reference still finds its row: otherwise the INSERT fails its CHECK and rolls the
+-- transaction back, so the migration fails and nothing of it is committed.
 CREATE TEMP TABLE foreign_key_violations (n INTEGER NOT NULL CHECK (n = 0)) STRICT;
-INSERT INTO foreign_key_violations SELECT count(*) FROM pragma_foreign_key_check;
+INSERT OR ROLLBACK INTO foreign_key_violations SELECT count(*) FROM pragma_foreign_key_check;
 DROP TABLE foreign_key_violations;
 
 COMMIT;
