@@ -91,13 +91,35 @@ const EXTENSION: [(u8, char); 10] = [
     (0x65, '€'),
 ];
 
+const NOT_IN_BASIC: u8 = 0xFF;
+
+/// The basic-table septet of each ASCII character, [`NOT_IN_BASIC`] for those the basic table
+/// lacks (some are in the extension table), derived from [`BASIC`].
+const ASCII_IN_BASIC: [u8; 128] = {
+    let mut table = [NOT_IN_BASIC; 128];
+    let mut septet = 0;
+    while septet < BASIC.len() {
+        let c = BASIC[septet] as usize;
+        if c < table.len() && table[c] == NOT_IN_BASIC {
+            table[c] = septet as u8;
+        }
+        septet += 1;
+    }
+    table
+};
+
 /// The septets of one character: one from the basic table, two (ESC + code) from the extension
 /// table, none when GSM 03.38 cannot express it.
 fn gsm_septets(c: char) -> Option<GsmChar> {
     if c == '\u{1B}' {
         return None;
     }
-    if let Some(i) = BASIC.iter().position(|&b| b == c) {
+    // Most text is ASCII: a table lookup instead of a search through the 128 entries.
+    if let Some(&i) = ASCII_IN_BASIC.get(c as usize) {
+        if i != NOT_IN_BASIC {
+            return Some(GsmChar::Basic(i));
+        }
+    } else if let Some(i) = BASIC.iter().position(|&b| b == c) {
         return Some(GsmChar::Basic(i as u8));
     }
     EXTENSION
@@ -434,6 +456,41 @@ mod tests {
         assert_eq!(e.data_coding, 0);
         assert_eq!(e.esm_class, 0);
         assert_eq!(e.parts, vec![b"Hello, world!".to_vec()]);
+    }
+
+    /// The ASCII table gives what a search of the basic table (first match) gives, for every
+    /// ASCII character and for every character either table holds.
+    #[test]
+    fn ascii_table_agrees_with_a_search_of_the_basic_table() {
+        let searched = |c: char| {
+            if c == '\u{1B}' {
+                return None;
+            }
+            BASIC
+                .iter()
+                .position(|&b| b == c)
+                .map(|i| (1, i as u8))
+                .or_else(|| {
+                    EXTENSION
+                        .iter()
+                        .find(|&&(_, e)| e == c)
+                        .map(|&(code, _)| (2, code))
+                })
+        };
+        let looked_up = |c: char| {
+            gsm_septets(c).map(|g| match g {
+                GsmChar::Basic(s) => (1, s),
+                GsmChar::Extended(s) => (2, s),
+            })
+        };
+        let every = (0u8..128)
+            .map(char::from)
+            .chain(BASIC)
+            .chain(EXTENSION.iter().map(|&(_, c)| c))
+            .chain(['é', 'Ω', '😀']);
+        for c in every {
+            assert_eq!(looked_up(c), searched(c), "{c:?}");
+        }
     }
 
     #[test]

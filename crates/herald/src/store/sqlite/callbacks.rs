@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{accounts, codec, state};
+use super::{accounts, codec, detail, state};
 use crate::callbacks::signature::WebhookSecret;
 use crate::callbacks::webhook::webhook_id;
 use crate::domain::MessageId;
@@ -142,20 +142,19 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         .optional()?
         .ok_or(StoreError::NotFound)?;
     let message_id = codec::message_id(&message_id)?;
-    let mut detail = serde_json::json!({
-        "callback_id": attempt.job_id,
-        "url": attempt.url,
-        "http_status": attempt.http_status,
-        "error": attempt.error,
-        "duration_ms": attempt.duration_ms,
-        "next": next,
-        "retry_at": retry_at,
-        "status": status,
-        "format": format,
-    });
-    if codec::callback_format(&format)? == CallbackFormat::Json {
-        detail["webhook_id"] = webhook_id(&message_id, attempt.job_id).into();
-    }
+    let detail = detail::CallbackAttempt {
+        callback_id: attempt.job_id,
+        duration_ms: attempt.duration_ms,
+        error: attempt.error.as_deref(),
+        format: &format,
+        http_status: attempt.http_status,
+        next,
+        retry_at,
+        status: &status,
+        url: &attempt.url,
+        webhook_id: (codec::callback_format(&format)? == CallbackFormat::Json)
+            .then(|| webhook_id(&message_id, attempt.job_id)),
+    };
     state::record_event(conn, &message_id, attempt.at, "callback", None, &detail)?;
     // Only a pending callback moves: a straggling attempt whose lease had run out must not
     // revive one already delivered or given up.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 
 use super::rules::Admission;
-use super::{codec, state};
+use super::{codec, detail, state};
 use crate::domain::{MessageState, Report};
 use crate::store::{Millis, NewMessage, Result};
 
@@ -84,13 +84,13 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
             message.priority.rank(),
         ])?;
     }
-    let accepted = serde_json::json!({
-        "segments": message.segments.len(),
-        "carrier": message.carrier,
-        "not_before": message.not_before,
-        "valid_until": valid_until,
-        "priority": message.priority.as_str(),
-    });
+    let accepted = detail::Accepted {
+        carrier: message.carrier.as_deref(),
+        not_before: message.not_before,
+        priority: message.priority.as_str(),
+        segments: message.segments.len(),
+        valid_until,
+    };
     state::record_event(
         conn,
         &message.id,

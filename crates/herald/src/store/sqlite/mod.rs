@@ -25,6 +25,7 @@ mod callbacks;
 mod cancel;
 mod charges;
 mod codec;
+mod detail;
 mod failure;
 mod joint;
 mod messages;

@@ -2,9 +2,9 @@
 //! applied; or kept pending until the `submit_sm_resp` that carries their id arrives.
 
 use herald_smpp::ids::IdKeys;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::{codec, redaction, state};
+use super::{codec, detail, redaction, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, ReceiptMatch, ReceiptRecord, Result, StoreError};
 
@@ -48,44 +48,44 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
     );
     // Matched before it is stored, so a matched receipt is written once, already linked,
     // and never passes through the pending indexes.
-    let matched = find_segment(conn, &receipt.carrier, &keys)?;
+    let matched = find_submission(conn, &receipt.carrier, &keys)?;
     let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), tlvs);
-    let mut segments = Vec::new();
-    if let Some((message_id, seq, _)) = &matched {
-        let keeps_text;
-        (segments, keeps_text) = joint_segments(conn, message_id, *seq)?;
-        if let Some((text, kept)) = redaction::redacted(keeps_text, &raw_text, &tlvs) {
+    if let Some(matched) = &matched {
+        if let Some((text, kept)) = redaction::redacted(matched.keeps_text, &raw_text, &tlvs) {
             (raw_text, tlvs) = (text, kept);
         }
     }
-    let id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, cid_dec, cid_hex,
-                                   outcome, stat_word, carrier_err, raw_text, tlvs, received_at,
-                                   message_id, segment)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )?
-        .query_row(
-            params![
-                receipt.carrier,
-                receipt.carrier_message_id,
-                keys.exact,
-                keys.as_decimal,
-                keys.as_hex,
-                codec::outcome_name(receipt.outcome),
-                receipt.stat_word,
-                receipt.carrier_err,
-                raw_text,
-                tlvs.to_string(),
-                receipt.received_at,
-                matched
-                    .as_ref()
-                    .map(|(message_id, _, _)| message_id.as_str()),
-                segments.first(),
-            ],
-            |row| row.get(0),
-        )?;
-    let Some((message_id, _, matched_by)) = matched else {
+    // The new row's id from `last_insert_rowid`: `RETURNING` would make SQLite collect the
+    // returned row in a temporary b-tree first.
+    conn.prepare_cached(
+        "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, cid_dec, cid_hex,
+                               outcome, stat_word, carrier_err, raw_text, tlvs, received_at,
+                               message_id, segment)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        receipt.carrier,
+        receipt.carrier_message_id,
+        keys.exact,
+        keys.as_decimal,
+        keys.as_hex,
+        codec::outcome_name(receipt.outcome),
+        receipt.stat_word,
+        receipt.carrier_err,
+        raw_text,
+        tlvs.to_string(),
+        receipt.received_at,
+        matched.as_ref().map(|m| m.message_id.as_str()),
+        matched.as_ref().and_then(|m| m.segments.first()),
+    ])?;
+    let id = conn.last_insert_rowid();
+    let Some(Matched {
+        message_id,
+        segments,
+        matched_by,
+        ..
+    }) = matched
+    else {
         return Ok(ReceiptMatch::Pending);
     };
     let stored = StoredReceipt {
@@ -115,72 +115,78 @@ pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<Recei
     })
 }
 
-/// The most recent submission of `carrier` this id belongs to. The exact key ranks first: it
-/// is the only unambiguous one.
-fn find_segment(
-    conn: &Connection,
-    carrier: &str,
-    keys: &IdKeys,
-) -> Result<Option<(MessageId, u32, MatchedBy)>> {
-    let found = conn
-        .prepare_cached(
-            "SELECT message_id, seq, rank FROM (
-                 SELECT message_id, seq, submitted_at, 0 AS rank FROM segments
-                  WHERE carrier = ?1 AND cid_exact = ?2
-                 UNION ALL
-                 SELECT message_id, seq, submitted_at, 1 FROM segments
-                  WHERE carrier = ?1 AND cid_hex = ?3
-                 UNION ALL
-                 SELECT message_id, seq, submitted_at, 2 FROM segments
-                  WHERE carrier = ?1 AND cid_dec = ?4)
-              ORDER BY rank, submitted_at DESC
-              LIMIT 1",
-        )?
-        .query_row(
-            params![carrier, keys.exact, keys.as_decimal, keys.as_hex],
-            |row| {
-                Ok((
-                    row.get::<_, String>("message_id")?,
-                    row.get::<_, u32>("seq")?,
-                    row.get::<_, i64>("rank")?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((id, seq, rank)) = found else {
-        return Ok(None);
-    };
-    Ok(Some((
-        codec::message_id(&id)?,
-        seq,
-        MatchedBy::ranked(rank),
-    )))
+/// A receipt's match: the submission it reports on.
+struct Matched {
+    message_id: MessageId,
+    /// The segments that submission carried: one, or every part of a joint submission (one
+    /// `submit_sm` for the whole message, see `joint`), whose receipts report on all of them.
+    segments: Vec<u32>,
+    matched_by: MatchedBy,
+    /// Whether the message keeps its text (see `redaction`).
+    keeps_text: bool,
 }
 
-/// The segments of `message_id` that carry the same carrier id as its segment `seq`: that one
-/// alone when each part was submitted on its own, every part of a joint submission (one
-/// `submit_sm` for the whole message, see `joint`), whose receipts report on all of them. And
-/// whether the message keeps its text (see `redaction`), read in the same statement.
-fn joint_segments(conn: &Connection, message_id: &MessageId, seq: u32) -> Result<(Vec<u32>, bool)> {
-    let rows = conn
-        .prepare_cached(
-            "SELECT s.seq, m.text_store = 'plaintext' AS keeps_text
-               FROM segments one
-               JOIN segments s ON s.message_id = one.message_id AND s.carrier = one.carrier
-                              AND s.cid_exact = one.cid_exact
-               JOIN messages m ON m.id = one.message_id
-              WHERE one.message_id = ?1 AND one.seq = ?2
-              ORDER BY s.seq",
-        )?
-        .query_map(params![message_id.as_str(), seq], |row| {
-            Ok((row.get::<_, u32>("seq")?, row.get::<_, bool>("keeps_text")?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    match rows.first() {
-        Some(&(_, keeps_text)) => Ok((rows.into_iter().map(|(s, _)| s).collect(), keeps_text)),
-        // The segment matched a moment ago in this transaction: it is there.
-        None => Err(StoreError::NotFound),
+/// The most recent submission of `carrier` this id belongs to. The exact key ranks first: it
+/// is the only unambiguous one; the cross keys are asked only when it finds nothing.
+///
+/// One plain indexed lookup per key, newest picked here: a single query over all three keys
+/// needs a sort, and SQLite opens a temporary b-tree for it on every receipt. The lookup
+/// returns every segment under the key, so the parts of a joint submission come with it.
+fn find_submission(conn: &Connection, carrier: &str, keys: &IdKeys) -> Result<Option<Matched>> {
+    const BY_KEY: [&str; 3] = [
+        "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
+                m.text_store = 'plaintext' AS keeps_text
+           FROM segments s JOIN messages m ON m.id = s.message_id
+          WHERE s.carrier = ? AND s.cid_exact = ?",
+        "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
+                m.text_store = 'plaintext' AS keeps_text
+           FROM segments s JOIN messages m ON m.id = s.message_id
+          WHERE s.carrier = ? AND s.cid_hex = ?",
+        "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
+                m.text_store = 'plaintext' AS keeps_text
+           FROM segments s JOIN messages m ON m.id = s.message_id
+          WHERE s.carrier = ? AND s.cid_dec = ?",
+    ];
+    // The receipt's id read as decimal is looked for among submissions read as hex, and the
+    // other way round (see `MatchedBy`).
+    let wanted = [
+        Some(keys.exact.as_str()),
+        keys.as_decimal.as_deref(),
+        keys.as_hex.as_deref(),
+    ];
+    for (rank, (sql, key)) in BY_KEY.iter().zip(wanted).enumerate() {
+        let Some(key) = key else { continue };
+        let mut statement = conn.prepare_cached(sql)?;
+        // (message_id, seq, submitted_at, cid_exact, keeps_text), in the order selected.
+        let rows = statement
+            .query_map(params![carrier, key], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, u32>(1)?,
+                    row.get::<_, Option<Millis>>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, bool>(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let Some(newest) = rows.iter().reduce(|a, b| if b.2 > a.2 { b } else { a }) else {
+            continue;
+        };
+        // The newest submission's parts: its message's segments that carry the same id.
+        let mut segments: Vec<u32> = rows
+            .iter()
+            .filter(|r| r.0 == newest.0 && r.3 == newest.3)
+            .map(|r| r.1)
+            .collect();
+        segments.sort_unstable();
+        return Ok(Some(Matched {
+            message_id: codec::message_id(&newest.0)?,
+            segments,
+            matched_by: MatchedBy::ranked(rank as i64),
+            keeps_text: newest.4,
+        }));
     }
+    Ok(None)
 }
 
 /// Applies the receipts of `carrier` that arrived before the submission of `segments`
@@ -318,17 +324,17 @@ fn apply(
     matched_by: MatchedBy,
     at: Millis,
 ) -> Result<bool> {
-    let detail = serde_json::json!({
-        "receipt_id": receipt.id,
-        "carrier_message_id": receipt.carrier_message_id,
-        "matched_by": matched_by.as_str(),
-        "outcome": receipt.outcome,
-        "stat_word": receipt.stat_word,
-        "carrier_err": receipt.carrier_err,
-        "raw_text": receipt.raw_text,
-        "tlvs": receipt.tlvs,
-        "received_at": receipt.received_at,
-    });
+    let detail = detail::Receipt {
+        carrier_err: receipt.carrier_err.as_deref(),
+        carrier_message_id: &receipt.carrier_message_id,
+        matched_by: matched_by.as_str(),
+        outcome: &receipt.outcome,
+        raw_text: &receipt.raw_text,
+        receipt_id: receipt.id,
+        received_at: receipt.received_at,
+        stat_word: receipt.stat_word.as_deref(),
+        tlvs: &receipt.tlvs,
+    };
     let report = Report::from_receipt(codec::outcome(&receipt.outcome)?);
     let (status, stat, dlr_mask, err) = codec::report_columns(&report);
     let next_state = if report.status.is_final() {

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec;
+use super::{codec, detail};
 use crate::domain::{MessageId, MessageState, Report, fold_segments};
 use crate::store::{Millis, Result, StoreError};
 
@@ -58,18 +58,14 @@ pub(super) fn record_event(
     at: Millis,
     kind: &str,
     segment: Option<u32>,
-    detail: &serde_json::Value,
+    detail: &impl serde::Serialize,
 ) -> Result<()> {
+    let detail = serde_json::to_string(detail)
+        .map_err(|e| codec::corrupt(format!("history detail: {e}")))?;
     conn.prepare_cached(
         "INSERT INTO events (message_id, at, kind, segment, detail) VALUES (?, ?, ?, ?, ?)",
     )?
-    .execute(params![
-        message_id.as_str(),
-        at,
-        kind,
-        segment,
-        detail.to_string()
-    ])?;
+    .execute(params![message_id.as_str(), at, kind, segment, detail])?;
     Ok(())
 }
 
@@ -88,7 +84,7 @@ pub(super) fn announce(
         at,
         "status",
         None,
-        &codec::report_json(report),
+        &detail::Status::of(report),
     )?;
     let Some(url) = dlr_url else { return Ok(()) };
     let (status, stat, dlr_mask, err) = codec::report_columns(report);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use herald_smpp::ids::IdKeys;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{charges, codec, receipts, state};
+use super::{charges, codec, detail, receipts, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
@@ -19,7 +19,8 @@ pub(super) fn claim(
     let jobs = conn
         .prepare_cached(
             "SELECT s.message_id, s.seq, s.data_coding, s.esm_class, s.payload, s.attempts,
-                    m.carrier, m.destination, m.sender, m.valid_until, m.segment_count
+                    m.carrier, m.destination, m.sender, m.valid_until, m.segment_count,
+                    m.status = 'scheduled' AS scheduled
                FROM segments s JOIN messages m ON m.id = s.message_id
               WHERE s.state = 'queued' AND s.not_before <= ?1
                 AND (s.lease_until IS NULL OR s.lease_until <= ?1)
@@ -31,12 +32,23 @@ pub(super) fn claim(
             params![now, i64::try_from(limit).unwrap_or(i64::MAX), carrier],
             |row| {
                 let id: String = row.get("message_id")?;
-                Ok((id, SubmitJobColumns::read(row)?))
+                let scheduled: bool = row.get("scheduled")?;
+                Ok((id, SubmitJobColumns::read(row)?, scheduled))
             },
         )?
-        .collect::<rusqlite::Result<Vec<_>>>()?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // Only a scheduled message changes status when its time comes: the others are not looked
+    // up again for it.
+    let mut due: Vec<MessageId> = Vec::new();
+    let jobs = jobs
         .into_iter()
-        .map(|(id, columns)| Ok(columns.into_job(codec::message_id(&id)?)))
+        .map(|(id, columns, scheduled)| {
+            let job = columns.into_job(codec::message_id(&id)?);
+            if scheduled && !due.contains(&job.message_id) {
+                due.push(job.message_id.clone());
+            }
+            Ok(job)
+        })
         .collect::<Result<Vec<_>>>()?;
 
     let jobs = charges::charge_claimed(conn, jobs, now)?;
@@ -50,6 +62,9 @@ pub(super) fn claim(
     )?;
     for job in &jobs {
         lease_segment.execute(params![lease_until, job.message_id.as_str(), job.segment])?;
+    }
+    // A message refused by `charge_claimed` was Rejected there and is not woken.
+    for job in jobs.iter().filter(|job| due.contains(&job.message_id)) {
         if wake_message.execute(params![now, job.message_id.as_str()])? > 0 {
             // No status event marks this (customers are told nothing), but the history shows
             // when a scheduled message's time came and it went to the carrier's queue.
@@ -164,7 +179,11 @@ pub(super) fn mark_accepted(
         result.at,
         "submit",
         Some(result.segment),
-        &submit_detail(&result.carrier, &result.outcome),
+        &detail::SubmitAccepted {
+            carrier: &result.carrier,
+            carrier_message_id,
+            outcome: "accepted",
+        },
     )?;
     // A segment already done (the message expired while this submission was in flight) keeps
     // its report; the carrier id is stored anyway so a late receipt is matched and recorded.
