@@ -50,7 +50,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "events rowid",
         include_str!("../../../migrations/0008_events_rowid.sql"),
     ),
+    (
+        9,
+        "constant checks",
+        include_str!("../../../migrations/0009_constant_checks.sql"),
+    ),
 ];
+
+/// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
+/// e.g. to switch foreign keys off around a table rebuild, which no transaction allows).
+const NO_TRANSACTION: &str = "-- no-transaction";
 
 pub(super) fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -62,7 +71,7 @@ pub(super) fn migrator() -> Migrator {
                     Cow::Borrowed(description),
                     MigrationType::Simple,
                     sql.into_sql_str(),
-                    false,
+                    sql.starts_with(NO_TRANSACTION),
                 )
             })
             .collect(),
@@ -203,5 +212,281 @@ mod tests {
                 .await
                 .unwrap();
         assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
+    }
+
+    /// The writer's statements that run for every message, as `messages.rs` and `state.rs`
+    /// write them.
+    const HOT_STATEMENTS: [&str; 3] = [
+        "INSERT INTO messages (id, account_id, destination, sender, text, dlr_url, carrier, price,
+                               status, stat, dlr_mask, err, segment_count, accepted_at,
+                               not_before, valid_until, updated_at, price_micros, fingerprint,
+                               text_store, priority, callback_format, omnimessage_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
+                               status, stat, dlr_mask, err, updated_at, priority)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "UPDATE messages SET status = ?, stat = ?, dlr_mask = ?, err = ?, updated_at = ?
+          WHERE id = ?",
+    ];
+
+    /// The statements among [`HOT_STATEMENTS`] whose program (with the programs of the triggers
+    /// it fires, which EXPLAIN lists after it) builds an ephemeral table.
+    fn building_ephemeral_tables(path: &std::path::Path) -> Vec<&'static str> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        HOT_STATEMENTS
+            .into_iter()
+            .filter(|sql| {
+                let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+                let mut rows = explain.raw_query();
+                let mut ephemeral = false;
+                while let Some(row) = rows.next().unwrap() {
+                    ephemeral |= row.get::<_, String>("opcode").unwrap() == "OpenEphemeral";
+                }
+                ephemeral
+            })
+            .collect()
+    }
+
+    /// Lists of three or more constants (`priority IN (0, 1, 2)`, the final statuses) built an
+    /// ephemeral b-tree each time a message or segment was inserted or a status changed.
+    #[tokio::test]
+    async fn migration_9_leaves_no_ephemeral_table_in_the_per_message_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        migrator().run_to(8, &mut conn).await.unwrap();
+        // What the check sees: all three did before.
+        assert_eq!(building_ephemeral_tables(&path), HOT_STATEMENTS);
+
+        migrator().run(&mut conn).await.unwrap();
+        assert_eq!(building_ephemeral_tables(&path), Vec::<&str>::new());
+    }
+
+    /// Messages of every kind stored before migration 9 keep their rows (and rowids, which the
+    /// listing pages by), references stay whole, and the rules hold as before.
+    #[tokio::test]
+    async fn migration_9_keeps_messages_and_their_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+        let mut conn = SqliteConnection::connect_with(
+            &url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .unwrap()
+                .foreign_keys(true),
+        )
+        .await
+        .unwrap();
+        migrator().run_to(8, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO accounts (id, username, password_hash, balance, senders, balance_micros)
+             VALUES (1, 'shop', 'x', '1.00', '[]', 0);
+             INSERT INTO messages (rowid, id, account_id, destination, sender, text, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at, charge_micros, text_store, priority,
+                                   callback_format)
+             VALUES (30, 'later', 1, '372555', 'Shop', 'hi', 'scheduled', 1, 0, 9000, 9999, 0,
+                     NULL, 'plaintext', 2, 'json'),
+                    (10, 'done', 1, '372555', 'Shop', NULL, 'delivered', 1, 0, 0, 9999, 5,
+                     40000, 'nostore', 0, 'query'),
+                    (20, 'out', 1, '372556', 'Shop', 'ab12', 'sent', 2, 0, 0, 9999, 5,
+                     80000, 'sha256', 1, 'query');
+             INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state,
+                                   not_before, updated_at, priority, carrier, cid_exact)
+             VALUES ('later', 0, 0, 0, x'6869', 'queued', 9000, 0, 2, NULL, NULL),
+                    ('done', 0, 0, 0, x'', 'done', 0, 5, 0, 'c', '1'),
+                    ('out', 0, 0, 0, x'61', 'sent', 0, 5, 1, 'c', '2'),
+                    ('out', 1, 0, 0, x'62', 'sent', 0, 5, 1, 'c', '3');
+             INSERT INTO events (message_id, at, kind, segment, detail)
+             VALUES ('later', 0, 'accepted', NULL, '{}'), ('done', 0, 'accepted', NULL, '{}'),
+                    ('out', 0, 'accepted', NULL, '{}');
+             INSERT INTO receipts (carrier, carrier_message_id, cid_exact, outcome, raw_text,
+                                   tlvs, received_at, message_id, segment)
+             VALUES ('c', '1', '1', 'delivered', 'id:1 stat:DELIVRD', '[]', 5, 'done', 0);
+             INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state,
+                                    due_at, created_at)
+             VALUES ('done', 'https://shop', 'delivered', 'DELIVRD', 1, 0, 'pending', 5, 5);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrator().run(&mut conn).await.unwrap();
+
+        let messages: Vec<(i64, String, String, i64, i64)> = sqlx::query(
+            "SELECT rowid, id, status, priority, not_before FROM messages ORDER BY rowid",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+        assert_eq!(
+            messages,
+            [
+                (10, "done".to_owned(), "delivered".to_owned(), 0, 0),
+                (20, "out".to_owned(), "sent".to_owned(), 1, 0),
+                (30, "later".to_owned(), "scheduled".to_owned(), 2, 9000),
+            ]
+        );
+        let segments: Vec<(String, i64, String, i64, Vec<u8>)> = sqlx::query(
+            "SELECT message_id, seq, state, priority, payload FROM segments
+              ORDER BY message_id, seq",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+        assert_eq!(
+            segments,
+            [
+                ("done".to_owned(), 0, "done".to_owned(), 0, vec![]),
+                (
+                    "later".to_owned(),
+                    0,
+                    "queued".to_owned(),
+                    2,
+                    b"hi".to_vec()
+                ),
+                ("out".to_owned(), 0, "sent".to_owned(), 1, b"a".to_vec()),
+                ("out".to_owned(), 1, "sent".to_owned(), 1, b"b".to_vec()),
+            ]
+        );
+        let counts: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM receipts),
+                    (SELECT count(*) FROM callbacks)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(counts, (3, 1, 1));
+        let violations: i64 = sqlx::query_scalar("SELECT count(*) FROM pragma_foreign_key_check")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(violations, 0);
+        let enforced: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(enforced, 1, "switched back on after the rebuild");
+
+        // Run again (as after a stop between its commit and the migrator's record of it), the
+        // rebuild changes nothing.
+        let schema = "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name";
+        let before: Vec<(String, String, String, Option<String>)> =
+            sqlx::query_as(schema).fetch_all(&mut conn).await.unwrap();
+        sqlx::raw_sql(super::MIGRATIONS[8].2)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let after: Vec<(String, String, String, Option<String>)> =
+            sqlx::query_as(schema).fetch_all(&mut conn).await.unwrap();
+        assert_eq!(after, before);
+        let rowids: Vec<i64> = sqlx::query_scalar("SELECT rowid FROM messages ORDER BY rowid")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rowids, [10, 20, 30]);
+
+        // The priority CHECKs, on both tables.
+        for insert in [
+            "INSERT INTO messages (id, account_id, destination, sender, text, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at, priority)
+             VALUES ('new', 1, '372555', 'Shop', 'hi', 'queued', 1, 0, 0, 0, 0, 3)",
+            "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state,
+                                   not_before, updated_at, priority)
+             VALUES ('later', 1, 0, 0, x'', 'queued', 0, 0, 3)",
+            "UPDATE messages SET priority = -1 WHERE id = 'later'",
+        ] {
+            let error = sqlx::query(insert).execute(&mut conn).await.unwrap_err();
+            assert!(
+                error.to_string().contains("CHECK constraint failed"),
+                "{error}"
+            );
+        }
+        // References are enforced again: a segment of no message.
+        let error = sqlx::query(
+            "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state,
+                                   not_before, updated_at)
+             VALUES ('nobody', 0, 0, 0, x'', 'queued', 0, 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("FOREIGN KEY"), "{error}");
+
+        // The triggers: a final status forgets the segments of a message whose text is not
+        // kept, a rejection refunds, and a new message follows the old rowids.
+        sqlx::raw_sql(
+            "UPDATE messages SET status = 'rejected', updated_at = 6 WHERE id = 'out';
+             INSERT INTO messages (id, account_id, destination, sender, text, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at, priority)
+             VALUES ('new', 1, '372555', 'Shop', 'hi', 'queued', 1, 0, 0, 0, 0, 2);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let payloads: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT payload FROM segments WHERE message_id = 'out'")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(payloads, [Vec::<u8>::new(), Vec::new()]);
+        let balance: i64 = sqlx::query_scalar("SELECT balance_micros FROM accounts")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(balance, 80000);
+        let rowid: i64 = sqlx::query_scalar("SELECT rowid FROM messages WHERE id = 'new'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rowid, 31);
+    }
+
+    /// A reference to no row (which enforced foreign keys never let in) stops the migration
+    /// rather than being carried over: nothing of it is committed.
+    #[tokio::test]
+    async fn migration_9_refuses_a_database_with_a_broken_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        migrator().run_to(8, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO events (message_id, at, kind, segment, detail)
+             VALUES ('nobody', 0, 'accepted', NULL, '{}');
+             PRAGMA foreign_keys = ON;",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let error = migrator().run(&mut conn).await.unwrap_err();
+        assert!(
+            error.to_string().contains("CHECK constraint failed"),
+            "{error}"
+        );
+
+        let schema: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE name = 'messages'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert!(schema.contains("priority IN (0, 1, 2)"), "{schema}");
+        let leftovers: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%rebuilt%'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(leftovers, 0);
+        let applied: i64 = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(applied, 8);
     }
 }
