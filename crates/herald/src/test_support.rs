@@ -289,7 +289,7 @@ impl Store for MemoryStore {
         if let Some(cb) = inner
             .callbacks
             .iter_mut()
-            .find(|c| c.job.id == attempt.job_id)
+            .find(|c| c.job.id == attempt.job.id)
         {
             cb.job.attempts += 1;
             cb.leased_until = 0;

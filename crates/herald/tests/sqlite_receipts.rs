@@ -141,7 +141,7 @@ impl Fixture {
             for job in jobs {
                 self.store
                     .record_callback_attempt(CallbackAttempt {
-                        job_id: job.id,
+                        job: job.attempted(),
                         at: now,
                         url: job.url.clone(),
                         http_status: Some(200),

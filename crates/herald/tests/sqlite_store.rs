@@ -6,9 +6,9 @@ use std::time::Duration;
 use herald::domain::{ErrCode, MessageId, ReceiptOutcome, Report, Stat, Status};
 use herald::store::sqlite::SqliteStore;
 use herald::store::{
-    AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, CancelOutcome, DuplicatePolicy,
-    Millis, NewMessage, NewSegment, ReceiptMatch, ReceiptRecord, Store, StoreError, SubmitJob,
-    SubmitOutcome, SubmitResult, TextStore,
+    AccountRecord, AttemptedJob, CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext,
+    CancelOutcome, DuplicatePolicy, Millis, NewMessage, NewSegment, ReceiptMatch, ReceiptRecord,
+    Store, StoreError, SubmitJob, SubmitOutcome, SubmitResult, TextStore,
 };
 use tempfile::TempDir;
 
@@ -166,7 +166,7 @@ impl Fixture {
     async fn callback_attempt(&self, job: &CallbackJob, at: Millis, next: CallbackNext) {
         self.store
             .record_callback_attempt(CallbackAttempt {
-                job_id: job.id,
+                job: job.attempted(),
                 at,
                 url: format!("{}?sms_unique_id={}", job.url, job.message_id),
                 http_status: Some(if next == CallbackNext::Done { 200 } else { 503 }),
@@ -853,7 +853,12 @@ async fn early_decimal_receipt_is_applied_when_the_hex_submit_response_arrives()
     let unknown_callback = f
         .store
         .record_callback_attempt(CallbackAttempt {
-            job_id: 999_999,
+            job: AttemptedJob {
+                id: 999_999,
+                message_id: id.clone(),
+                told: Status::Delivered,
+                format: CallbackFormat::Query,
+            },
             at: T0,
             url: DLR_URL.into(),
             http_status: Some(200),

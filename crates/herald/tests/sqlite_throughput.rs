@@ -107,7 +107,7 @@ async fn store_throughput() {
             async move {
                 store
                     .record_callback_attempt(CallbackAttempt {
-                        job_id: job.id,
+                        job: job.attempted(),
                         at: T0 + 4,
                         url: job.url.clone(),
                         http_status: Some(200),

@@ -162,7 +162,7 @@ async fn a_claimed_json_callback_brings_its_body_facts_and_the_accounts_secret()
 
     store
         .record_callback_attempt(CallbackAttempt {
-            job_id: json_job.id,
+            job: json_job.attempted(),
             at: T0 + 5,
             url: json_job.url.clone(),
             http_status: Some(204),

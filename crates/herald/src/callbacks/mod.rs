@@ -159,7 +159,7 @@ impl CallbackWorker {
         };
         self.metrics.callback_attempt(format, outcome);
         let attempt = CallbackAttempt {
-            job_id: job.id,
+            job: job.attempted(),
             at: now,
             url: delivery.url,
             http_status: delivery.http_status,

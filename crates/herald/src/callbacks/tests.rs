@@ -356,7 +356,7 @@ async fn a_3xx_acknowledges_a_webhook_but_not_a_query_callback() {
     let mut nexts: Vec<_> = store
         .attempts()
         .iter()
-        .map(|a| (a.job_id, a.http_status, a.next))
+        .map(|a| (a.job.id, a.http_status, a.next))
         .collect();
     nexts.sort_by_key(|n| n.0);
     assert_eq!(nexts[0], (1, Some(302), CallbackNext::Done));

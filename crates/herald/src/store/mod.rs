@@ -325,9 +325,34 @@ pub struct WebhookJob {
     pub secret: crate::callbacks::signature::WebhookSecret,
 }
 
+/// The callback an attempt was for, as its claim handed it out: what the attempt's history line
+/// says without reading the callback back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptedJob {
+    pub id: i64,
+    pub message_id: MessageId,
+    /// The status the callback told.
+    pub told: Status,
+    pub format: CallbackFormat,
+}
+
+impl CallbackJob {
+    pub fn attempted(&self) -> AttemptedJob {
+        AttemptedJob {
+            id: self.id,
+            message_id: self.message_id.clone(),
+            told: self.report.status,
+            format: match self.webhook {
+                None => CallbackFormat::Query,
+                Some(_) => CallbackFormat::Json,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallbackAttempt {
-    pub job_id: i64,
+    pub job: AttemptedJob,
     pub at: Millis,
     /// The full URL requested.
     pub url: String,

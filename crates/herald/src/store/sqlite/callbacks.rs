@@ -149,42 +149,43 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
         CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
         CallbackNext::Exhausted => ("exhausted", "exhausted", None),
     };
-    // The event carries the status the callback told, and how it was told.
-    let (message_id, status, format): (String, String, String) = conn
+    let job = &attempt.job;
+    // Only a pending callback moves: a straggling attempt whose lease had run out must not
+    // revive one already delivered or given up.
+    let moved = conn
         .prepare_cached(
-            "SELECT c.message_id, c.status, m.callback_format
-               FROM callbacks c JOIN messages m ON m.id = c.message_id
-              WHERE c.id = ?",
+            "UPDATE callbacks
+                SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
+                    lease_until = NULL
+              WHERE id = ? AND state = 'pending'",
         )?
-        .query_row([attempt.job_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .optional()?
-        .ok_or(StoreError::NotFound)?;
-    let message_id = codec::message_id(&message_id)?;
+        .execute(params![state, retry_at, job.id])?;
+    // A straggler's attempt is still history; only a callback that never existed is not.
+    if moved == 0
+        && conn
+            .prepare_cached("SELECT 1 FROM callbacks WHERE id = ?")?
+            .query_row([job.id], |_| Ok(()))
+            .optional()?
+            .is_none()
+    {
+        return Err(StoreError::NotFound);
+    }
+    // The event carries the status the callback told, and how it was told, as the claim
+    // handed them out (the callback row and its message are not read again).
     let detail = detail::CallbackAttempt {
-        callback_id: attempt.job_id,
+        callback_id: job.id,
         duration_ms: attempt.duration_ms,
         error: attempt.error.as_deref(),
-        format: &format,
+        format: job.format.as_str(),
         http_status: attempt.http_status,
         next,
         retry_at,
-        status: &status,
+        status: job.told.as_str(),
         url: &attempt.url,
-        webhook_id: (codec::callback_format(&format)? == CallbackFormat::Json)
-            .then(|| webhook_id(&message_id, attempt.job_id)),
+        webhook_id: (job.format == CallbackFormat::Json)
+            .then(|| webhook_id(&job.message_id, job.id)),
     };
-    state::record_event(conn, &message_id, attempt.at, "callback", None, &detail)?;
-    // Only a pending callback moves: a straggling attempt whose lease had run out must not
-    // revive one already delivered or given up.
-    conn.prepare_cached(
-        "UPDATE callbacks
-            SET state = ?, due_at = COALESCE(?, due_at), attempts = attempts + 1,
-                lease_until = NULL
-          WHERE id = ? AND state = 'pending'",
-    )?
-    .execute(params![state, retry_at, attempt.job_id])?;
+    state::record_event(conn, &job.message_id, attempt.at, "callback", None, &detail)?;
     Ok(())
 }
 
