@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use herald::domain::{MessageId, ReceiptOutcome, Status};
+use herald::domain::{ErrCode, MessageId, ReceiptOutcome, Status};
 use herald::store::sqlite::SqliteStore;
 use herald::store::{
     AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, Millis, NewMessage, NewSegment,
@@ -237,6 +237,31 @@ async fn a_whole_message_is_claimed_even_past_the_limit_and_charged_per_segment(
     let next = f.claim_whole(T0, 10).await;
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].message_id, short);
+}
+
+#[tokio::test]
+async fn one_claim_charges_an_account_what_its_balance_pays_and_rejects_the_rest_with_err_004() {
+    let f = Fixture::new().await;
+    // 100.00 at 0.05 a part pays for 2,000 parts: the first two messages, not the third.
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(f.accept(800, TextStore::Plaintext).await);
+    }
+    let jobs = f.claim_whole(T0, 2_400).await;
+    let mut claimed: Vec<&MessageId> = jobs.iter().map(|j| &j.message_id).collect();
+    claimed.dedup();
+    assert_eq!(claimed, [&ids[0], &ids[1]]);
+    assert_eq!(
+        f.balance().await,
+        "20.00",
+        "debited once for both, never below zero"
+    );
+    let refused = f.store.message(&ids[2]).await.unwrap().unwrap();
+    assert_eq!(refused.status, Status::Rejected);
+    assert_eq!(refused.report.map(|r| r.err), Some(ErrCode::CREDIT));
+    // Nothing more to claim: the refused message is done, the others are leased.
+    assert!(f.claim_whole(T0, 2_400).await.is_empty());
+    assert_eq!(f.balance().await, "20.00");
 }
 
 #[tokio::test]

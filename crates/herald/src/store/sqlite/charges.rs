@@ -27,15 +27,23 @@ pub(super) fn charge_claimed(
     // transaction, so nothing else moves the balance in between.
     let mut refused: Vec<&str> = Vec::new();
     let mut decided: Vec<&str> = Vec::new();
+    // What this claim has charged each account so far: balances are debited once per account
+    // at the end, not once per message.
+    let mut spent: Vec<(i64, i64)> = Vec::new();
     for job in &jobs {
         let id = job.message_id.as_str();
         if decided.contains(&id) {
             continue;
         }
         decided.push(id);
-        if !charge(conn, job, now)? {
+        if !charge(conn, job, now, &mut spent)? {
             refused.push(id);
         }
+    }
+    let mut debit = conn
+        .prepare_cached("UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?")?;
+    for (account_id, micros) in spent {
+        debit.execute(params![micros, account_id])?;
     }
     let refused: Vec<String> = refused.into_iter().map(str::to_owned).collect();
     Ok(jobs
@@ -44,9 +52,15 @@ pub(super) fn charge_claimed(
         .collect())
 }
 
-/// Charges the message of `job` if it was never charged; `false` when the balance cannot pay,
-/// in which case the message is Rejected (err 004) instead.
-fn charge(conn: &Connection, job: &SubmitJob, now: Millis) -> Result<bool> {
+/// Charges the message of `job` if it was never charged, adding the cost to its account's entry
+/// in `spent` (the account's balance in the database is debited by the caller); `false` when
+/// the balance left cannot pay, in which case the message is Rejected (err 004) instead.
+fn charge(
+    conn: &Connection,
+    job: &SubmitJob,
+    now: Millis,
+    spent: &mut Vec<(i64, i64)>,
+) -> Result<bool> {
     let id = job.message_id.as_str();
     let uncharged = conn
         .prepare_cached(
@@ -72,13 +86,15 @@ fn charge(conn: &Connection, job: &SubmitJob, now: Millis) -> Result<bool> {
         .ok_or_else(|| codec::corrupt(format!("the price of message {id} overflows")))?
         .micros();
 
-    if balance >= cost {
+    let position = spent.iter().position(|&(account, _)| account == account_id);
+    let already = position.map_or(0, |i| spent[i].1);
+    if balance - already >= cost {
         conn.prepare_cached("UPDATE messages SET charge_micros = ? WHERE id = ?")?
             .execute(params![cost, id])?;
-        conn.prepare_cached(
-            "UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?",
-        )?
-        .execute(params![cost, account_id])?;
+        match position {
+            Some(i) => spent[i].1 += cost,
+            None => spent.push((account_id, cost)),
+        }
         let detail = serde_json::json!({ "amount_micros": cost });
         state::record_event(conn, &job.message_id, now, "charge", None, &detail)?;
         return Ok(true);
@@ -95,7 +111,7 @@ fn charge(conn: &Connection, job: &SubmitJob, now: Millis) -> Result<bool> {
     )?
     .execute(params![status, stat, dlr_mask, err, now, id])?;
     let detail = serde_json::json!({
-        "rule": "credit", "cost_micros": cost, "balance_micros": balance,
+        "rule": "credit", "cost_micros": cost, "balance_micros": balance - already,
     });
     state::record_event(conn, &job.message_id, now, "rule", None, &detail)?;
     state::apply_report(conn, &job.message_id, report, now)?;
