@@ -52,7 +52,8 @@ impl Columns for rusqlite::Row<'_> {
 }
 
 /// A writer-side row read by column name without asking SQLite for the names: `names` lists
-/// the statement's result columns in order, exactly as its SELECT does.
+/// the statement's first result columns in order, exactly as its SELECT does (any after them
+/// are read by position).
 ///
 /// rusqlite finds a named column by fetching every column's name through the C API (which
 /// takes the connection's mutex) and comparing them case-insensitively; on the hot claims and
@@ -66,9 +67,9 @@ pub(super) struct Named<'r, 's> {
 impl<'r, 's> Named<'r, 's> {
     pub(super) fn new(row: &'r rusqlite::Row<'s>, names: &'static [&'static str]) -> Self {
         debug_assert_eq!(
-            row.as_ref().column_names(),
-            names,
-            "the names given are not the statement's columns"
+            row.as_ref().column_names().get(..names.len()),
+            Some(names),
+            "the names given are not the statement's first columns"
         );
         Self { row, names }
     }

@@ -62,19 +62,7 @@ fn due_segments(conn: &Connection, id: &MessageId, now: Millis) -> Result<Vec<Su
               ORDER BY s.seq",
         )?
         .query_map(params![id.as_str(), now], |row| {
-            const COLUMNS: &[&str] = &[
-                "seq",
-                "data_coding",
-                "esm_class",
-                "payload",
-                "attempts",
-                "carrier",
-                "destination",
-                "sender",
-                "valid_until",
-                "segment_count",
-            ];
-            let row = &codec::Named::new(row, COLUMNS);
+            let row = &codec::Named::new(row, submissions::SubmitJobColumns::NAMES);
             Ok(submissions::SubmitJobColumns::read(row)?.into_job(id.clone()))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

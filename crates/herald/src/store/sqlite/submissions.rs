@@ -18,9 +18,9 @@ pub(super) fn claim(
 ) -> Result<Vec<SubmitJob>> {
     let jobs = conn
         .prepare_cached(
-            "SELECT s.message_id, s.seq, s.data_coding, s.esm_class, s.payload, s.attempts,
+            "SELECT s.seq, s.data_coding, s.esm_class, s.payload, s.attempts,
                     m.carrier, m.destination, m.sender, m.valid_until, m.segment_count,
-                    m.status = 'scheduled' AS scheduled
+                    s.message_id, m.status = 'scheduled' AS scheduled
                FROM segments s JOIN messages m ON m.id = s.message_id
               WHERE s.state = 'queued' AND s.not_before <= ?1
                 AND (s.lease_until IS NULL OR s.lease_until <= ?1)
@@ -31,24 +31,12 @@ pub(super) fn claim(
         .query_map(
             params![now, i64::try_from(limit).unwrap_or(i64::MAX), carrier],
             |row| {
-                const COLUMNS: &[&str] = &[
-                    "message_id",
-                    "seq",
-                    "data_coding",
-                    "esm_class",
-                    "payload",
-                    "attempts",
-                    "carrier",
-                    "destination",
-                    "sender",
-                    "valid_until",
-                    "segment_count",
-                    "scheduled",
-                ];
-                let row = &codec::Named::new(row, COLUMNS);
-                let id: String = row.get("message_id")?;
-                let scheduled: bool = row.get("scheduled")?;
-                Ok((id, SubmitJobColumns::read(row)?, scheduled))
+                let columns =
+                    SubmitJobColumns::read(&codec::Named::new(row, SubmitJobColumns::NAMES))?;
+                // The two columns after those `read` takes.
+                let id: String = row.get(SubmitJobColumns::NAMES.len())?;
+                let scheduled: bool = row.get(SubmitJobColumns::NAMES.len() + 1)?;
+                Ok((id, columns, scheduled))
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -111,6 +99,20 @@ pub(super) struct SubmitJobColumns {
 }
 
 impl SubmitJobColumns {
+    /// The columns [`Self::read`] takes, the first of every query it reads, in this order.
+    pub(super) const NAMES: &'static [&'static str] = &[
+        "seq",
+        "data_coding",
+        "esm_class",
+        "payload",
+        "attempts",
+        "carrier",
+        "destination",
+        "sender",
+        "valid_until",
+        "segment_count",
+    ];
+
     /// Reads a row that has the segment's `seq`, `data_coding`, `esm_class`, `payload`,
     /// `attempts` and the message's `carrier`, `destination`, `sender`, `valid_until`,
     /// `segment_count`, by name.
