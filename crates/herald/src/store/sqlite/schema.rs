@@ -214,6 +214,14 @@ mod tests {
         assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
     }
 
+    /// The one integer `sql` selects.
+    async fn int(conn: &mut SqliteConnection, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
     /// The writer's statements that run for every message, as `messages.rs` and `state.rs`
     /// write them.
     const HOT_STATEMENTS: [&str; 3] = [
@@ -361,15 +369,9 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(counts, (3, 1, 1));
-        let violations: i64 = sqlx::query_scalar("SELECT count(*) FROM pragma_foreign_key_check")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let violations = int(&mut conn, "SELECT count(*) FROM pragma_foreign_key_check").await;
         assert_eq!(violations, 0);
-        let enforced: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let enforced = int(&mut conn, "PRAGMA foreign_keys").await;
         assert_eq!(enforced, 1, "switched back on after the rebuild");
 
         // Run again (as after a stop between its commit and the migrator's record of it), the
@@ -436,15 +438,9 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(payloads, [Vec::<u8>::new(), Vec::new()]);
-        let balance: i64 = sqlx::query_scalar("SELECT balance_micros FROM accounts")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let balance = int(&mut conn, "SELECT balance_micros FROM accounts").await;
         assert_eq!(balance, 80000);
-        let rowid: i64 = sqlx::query_scalar("SELECT rowid FROM messages WHERE id = 'new'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let rowid = int(&mut conn, "SELECT rowid FROM messages WHERE id = 'new'").await;
         assert_eq!(rowid, 31);
     }
 
@@ -477,16 +473,13 @@ mod tests {
                 .await
                 .unwrap();
         assert!(schema.contains("priority IN (0, 1, 2)"), "{schema}");
-        let leftovers: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%rebuilt%'")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
+        let leftovers = int(
+            &mut conn,
+            "SELECT count(*) FROM sqlite_schema WHERE name LIKE '%rebuilt%'",
+        )
+        .await;
         assert_eq!(leftovers, 0);
-        let applied: i64 = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let applied = int(&mut conn, "SELECT max(version) FROM _sqlx_migrations").await;
         assert_eq!(applied, 8);
     }
 }
