@@ -133,19 +133,23 @@ struct Matched {
 /// needs a sort, and SQLite opens a temporary b-tree for it on every receipt. The lookup
 /// returns every segment under the key, so the parts of a joint submission come with it.
 fn find_submission(conn: &Connection, carrier: &str, keys: &IdKeys) -> Result<Option<Matched>> {
+    /// The submissions under one of the three id keys, with what `Matched` needs.
+    macro_rules! under_key {
+        ($column:literal) => {
+            concat!(
+                "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
+                        m.text_store = 'plaintext' AS keeps_text
+                   FROM segments s JOIN messages m ON m.id = s.message_id
+                  WHERE s.carrier = ? AND s.",
+                $column,
+                " = ?"
+            )
+        };
+    }
     const BY_KEY: [&str; 3] = [
-        "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
-                m.text_store = 'plaintext' AS keeps_text
-           FROM segments s JOIN messages m ON m.id = s.message_id
-          WHERE s.carrier = ? AND s.cid_exact = ?",
-        "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
-                m.text_store = 'plaintext' AS keeps_text
-           FROM segments s JOIN messages m ON m.id = s.message_id
-          WHERE s.carrier = ? AND s.cid_hex = ?",
-        "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
-                m.text_store = 'plaintext' AS keeps_text
-           FROM segments s JOIN messages m ON m.id = s.message_id
-          WHERE s.carrier = ? AND s.cid_dec = ?",
+        under_key!("cid_exact"),
+        under_key!("cid_hex"),
+        under_key!("cid_dec"),
     ];
     // The receipt's id read as decimal is looked for among submissions read as hex, and the
     // other way round (see `MatchedBy`).
