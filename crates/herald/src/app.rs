@@ -59,6 +59,9 @@ pub struct RunningApp {
 /// Starts every part of the gateway. Returns once the HTTP API is listening; carriers bind in
 /// the background.
 pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
+    // Beside the store's opening and the accounts' password hashing; awaited before the API
+    // listens, so no request waits for it.
+    let numbering_plans = tokio::task::spawn_blocking(crate::number::load_numbering_plans);
     let store: SharedStore = Arc::new(
         open_store(&config.database.url)
             .await?
@@ -185,6 +188,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
         allow_lists,
         metrics: metrics.clone(),
     };
+    numbering_plans
+        .await
+        .context("loading the numbering plans")?;
     let listener = TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("HTTP API cannot listen on {}", config.http.listen))?;
