@@ -111,6 +111,15 @@ pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admiss
     Ok(())
 }
 
+/// Ends the segments of an expired message that have no final report yet (the final statuses
+/// compared one by one, as in [`state::SET_SEGMENT_REPORT`]).
+pub(super) const END_UNFINISHED_SEGMENTS: &str = "UPDATE segments
+    SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = 'done', lease_until = NULL,
+        updated_at = ?
+  WHERE message_id = ?
+    AND (status IS NULL
+         OR (status <> 'delivered' AND status <> 'failed' AND status <> 'rejected'))";
+
 /// Fails messages whose validity plus grace has passed without a final report, oldest first.
 pub(super) fn expire_overdue(
     conn: &Connection,
@@ -144,14 +153,8 @@ pub(super) fn expire_overdue(
         let id = codec::message_id(&id)?;
         // Unfinished segments end too: a submission still in flight is not resent, and a late
         // receipt for it is recorded without changing anything.
-        conn.prepare_cached(
-            "UPDATE segments
-                SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = 'done',
-                    lease_until = NULL, updated_at = ?
-              WHERE message_id = ?
-                AND (status IS NULL OR status NOT IN ('delivered', 'failed', 'rejected'))",
-        )?
-        .execute(params![status, stat, dlr_mask, err, now, id.as_str()])?;
+        conn.prepare_cached(END_UNFINISHED_SEGMENTS)?
+            .execute(params![status, stat, dlr_mask, err, now, id.as_str()])?;
         let detail =
             serde_json::json!({ "valid_until": valid_until, "grace_ms": codec::millis(grace) });
         state::record_event(conn, &id, now, "expired", None, &detail)?;

@@ -195,6 +195,15 @@ pub(super) fn settle(
     Ok(true)
 }
 
+/// What [`set_segment_report`] runs. The final statuses are compared one by one: SQLite
+/// evaluates `NOT IN` over three or more constants by building an ephemeral b-tree each time
+/// the statement runs (migration 0009 says more), and this one runs for every receipt.
+pub(super) const SET_SEGMENT_REPORT: &str = "UPDATE segments
+    SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = ?, lease_until = NULL, updated_at = ?
+  WHERE message_id = ? AND seq = ?
+    AND (status IS NULL
+         OR (status <> 'delivered' AND status <> 'failed' AND status <> 'rejected'))";
+
 /// Sets a segment's report. A final segment report is never replaced (a late or duplicate
 /// event is history, not a change); returns whether it was set.
 pub(super) fn set_segment_report(
@@ -210,23 +219,15 @@ pub(super) fn set_segment_report(
     } else {
         "sent"
     };
-    let updated = conn
-        .prepare_cached(
-            "UPDATE segments
-                SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = ?, lease_until = NULL,
-                    updated_at = ?
-              WHERE message_id = ? AND seq = ?
-                AND (status IS NULL OR status NOT IN ('delivered', 'failed', 'rejected'))",
-        )?
-        .execute(params![
-            status,
-            stat,
-            dlr_mask,
-            err,
-            next_state,
-            at,
-            message_id.as_str(),
-            seq
-        ])?;
+    let updated = conn.prepare_cached(SET_SEGMENT_REPORT)?.execute(params![
+        status,
+        stat,
+        dlr_mask,
+        err,
+        next_state,
+        at,
+        message_id.as_str(),
+        seq
+    ])?;
     Ok(updated > 0)
 }
