@@ -1,8 +1,9 @@
 //! Blacklisted destinations: each account's own list and the global one.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use sqlx::{Row, SqlitePool};
 
+use super::prepared::Db;
 use crate::store::{BlacklistScope, Millis, Result};
 
 fn account_id(scope: BlacklistScope) -> Option<i64> {
@@ -12,12 +13,7 @@ fn account_id(scope: BlacklistScope) -> Option<i64> {
     }
 }
 
-pub(super) fn add(
-    conn: &Connection,
-    scope: BlacklistScope,
-    number: &str,
-    at: Millis,
-) -> Result<bool> {
+pub(super) fn add(conn: &Db<'_>, scope: BlacklistScope, number: &str, at: Millis) -> Result<bool> {
     let added = conn
         .prepare_cached(
             "INSERT INTO blacklist (account_id, number, added_at) VALUES (?, ?, ?)
@@ -27,7 +23,7 @@ pub(super) fn add(
     Ok(added > 0)
 }
 
-pub(super) fn remove(conn: &Connection, scope: BlacklistScope, number: &str) -> Result<bool> {
+pub(super) fn remove(conn: &Db<'_>, scope: BlacklistScope, number: &str) -> Result<bool> {
     let removed = conn
         .prepare_cached("DELETE FROM blacklist WHERE number = ? AND account_id IS ?")?
         .execute(params![number, account_id(scope)])?;

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::{accounts, codec, detail, state};
+use super::{accounts, codec, detail, prepared::Db, state};
 use crate::callbacks::signature::WebhookSecret;
 use crate::callbacks::webhook::webhook_id;
 use crate::domain::MessageId;
@@ -16,7 +16,7 @@ use crate::store::{
 };
 
 pub(super) fn claim(
-    conn: &Connection,
+    conn: &Db<'_>,
     now: Millis,
     limit: usize,
     lease: Duration,
@@ -143,7 +143,7 @@ struct Json {
     changed_at: Millis,
 }
 
-pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Result<()> {
+pub(super) fn record_attempt(conn: &Db<'_>, attempt: &CallbackAttempt) -> Result<()> {
     let (next, state, retry_at) = match attempt.next {
         CallbackNext::Done => ("done", "done", None),
         CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
@@ -193,7 +193,7 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &CallbackAttempt) -> Re
 /// for it, e.g. after their endpoint was down past the retry schedule). It waits behind any
 /// callback of the message still pending, so the order the customer sees still holds.
 pub(super) fn replay(
-    conn: &Connection,
+    conn: &Db<'_>,
     id: &MessageId,
     account: Option<i64>,
     at: Millis,

@@ -4,14 +4,14 @@
 //! ordered: either the claim leased a segment first (too late to cancel) or the cancel marked
 //! every segment done first (nothing left to claim).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::{codec, state};
+use super::{codec, prepared::Db, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{CancelOutcome, Millis, Result};
 
 pub(super) fn cancel(
-    conn: &Connection,
+    conn: &Db<'_>,
     id: &MessageId,
     account_id: i64,
     at: Millis,

@@ -8,9 +8,9 @@
 //! Refunds of messages Rejected later are the `refund_rejected_message` trigger's job
 //! (migration 0002), so every path that rejects a message refunds it.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::{codec, state};
+use super::{codec, prepared::Db, state};
 use crate::domain::{ErrCode, Report};
 use crate::money::Money;
 use crate::store::{Millis, Result, SubmitJob};
@@ -18,7 +18,7 @@ use crate::store::{Millis, Result, SubmitJob};
 /// Charges the messages of `jobs` claimed for the first time; returns the jobs of the messages
 /// that could pay (or were paid for before). The others are Rejected with err 004.
 pub(super) fn charge_claimed(
-    conn: &Connection,
+    conn: &Db<'_>,
     jobs: Vec<SubmitJob>,
     now: Millis,
 ) -> Result<Vec<SubmitJob>> {
@@ -56,7 +56,7 @@ pub(super) fn charge_claimed(
 /// in `spent` (the account's balance in the database is debited by the caller); `false` when
 /// the balance left cannot pay, in which case the message is Rejected (err 004) instead.
 fn charge(
-    conn: &Connection,
+    conn: &Db<'_>,
     job: &SubmitJob,
     now: Millis,
     spent: &mut Vec<(i64, i64)>,

@@ -7,9 +7,9 @@
 //! other outcome (a retry, an unknown outcome) applies to each of them in the same transaction.
 
 use herald_smpp::ids::IdKeys;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use super::{codec, receipts, state, submissions};
+use super::{codec, prepared::Db, receipts, state, submissions};
 use crate::domain::MessageId;
 use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
@@ -17,7 +17,7 @@ use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitR
 /// (its limit counts segments, and may stop inside a message), leased with it. Jobs come back
 /// grouped by message, each message's in segment order.
 pub(super) fn claim(
-    conn: &Connection,
+    conn: &Db<'_>,
     carrier: &str,
     now: Millis,
     limit: usize,
@@ -51,7 +51,7 @@ pub(super) fn claim(
 }
 
 /// The segments of message `id` that are due and free to claim at `now`.
-fn due_segments(conn: &Connection, id: &MessageId, now: Millis) -> Result<Vec<SubmitJob>> {
+fn due_segments(conn: &Db<'_>, id: &MessageId, now: Millis) -> Result<Vec<SubmitJob>> {
     let rows = conn
         .prepare_cached(
             "SELECT s.seq, s.data_coding, s.esm_class, s.payload, s.attempts,
@@ -71,7 +71,7 @@ fn due_segments(conn: &Connection, id: &MessageId, now: Millis) -> Result<Vec<Su
 
 /// Records the outcome of one `submit_sm` that carried the segments of `results` (one result
 /// each, all of one message, with one outcome).
-pub(super) fn record(conn: &Connection, results: &[SubmitResult]) -> Result<()> {
+pub(super) fn record(conn: &Db<'_>, results: &[SubmitResult]) -> Result<()> {
     let Some(first) = results.first() else {
         return Ok(());
     };

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::rules::Admission;
-use super::{codec, detail, state};
+use super::{codec, detail, prepared::Db, state};
 use crate::domain::{MessageState, Report};
 use crate::store::{Millis, NewMessage, Result};
 
-pub(super) fn accept(conn: &Connection, message: &NewMessage, admission: &Admission) -> Result<()> {
+pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission) -> Result<()> {
     let valid_until = message
         .not_before
         .saturating_add(codec::millis(message.validity));
@@ -122,7 +122,7 @@ pub(super) const END_UNFINISHED_SEGMENTS: &str = "UPDATE segments
 
 /// Fails messages whose validity plus grace has passed without a final report, oldest first.
 pub(super) fn expire_overdue(
-    conn: &Connection,
+    conn: &Db<'_>,
     now: Millis,
     grace: Duration,
     limit: usize,

@@ -30,6 +30,7 @@ mod failure;
 mod joint;
 mod messages;
 mod overview;
+mod prepared;
 mod reads;
 mod receipts;
 mod redaction;

@@ -2,9 +2,9 @@
 //! applied; or kept pending until the `submit_sm_resp` that carries their id arrives.
 
 use herald_smpp::ids::IdKeys;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use super::{codec, detail, redaction, state};
+use super::{codec, detail, prepared::Db, redaction, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, ReceiptMatch, ReceiptRecord, Result, StoreError};
 
@@ -37,7 +37,7 @@ impl MatchedBy {
     }
 }
 
-pub(super) fn record(conn: &Connection, receipt: &ReceiptRecord) -> Result<ReceiptMatch> {
+pub(super) fn record(conn: &Db<'_>, receipt: &ReceiptRecord) -> Result<ReceiptMatch> {
     let keys = IdKeys::of(&receipt.carrier_message_id);
     let tlvs = serde_json::Value::Array(
         receipt
@@ -132,7 +132,7 @@ struct Matched {
 /// One plain indexed lookup per key, newest picked here: a single query over all three keys
 /// needs a sort, and SQLite opens a temporary b-tree for it on every receipt. The lookup
 /// returns every segment under the key, so the parts of a joint submission come with it.
-fn find_submission(conn: &Connection, carrier: &str, keys: &IdKeys) -> Result<Option<Matched>> {
+fn find_submission(conn: &Db<'_>, carrier: &str, keys: &IdKeys) -> Result<Option<Matched>> {
     /// The submissions under one of the three id keys, with what `Matched` needs.
     macro_rules! under_key {
         ($column:literal) => {
@@ -196,7 +196,7 @@ fn find_submission(conn: &Connection, carrier: &str, keys: &IdKeys) -> Result<Op
 /// Applies the receipts of `carrier` that arrived before the submission of `segments`
 /// acknowledged with `keys`, in arrival order, each to every one of those segments.
 pub(super) fn apply_pending(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     segments: &[u32],
     carrier: &str,
@@ -321,7 +321,7 @@ impl StoredReceiptColumns {
 /// Writes a receipt already linked to its segment into the message's history and moves the
 /// segment and message. Returns whether the message's status changed.
 fn apply(
-    conn: &Connection,
+    conn: &Db<'_>,
     receipt: &StoredReceipt,
     message_id: &MessageId,
     segment: u32,

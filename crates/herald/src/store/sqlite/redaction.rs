@@ -10,8 +10,9 @@
 //! the same, once, for the receipts stored before this module existed.
 
 use herald_smpp::receipt;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::OptionalExtension;
 
+use super::prepared::Db;
 use crate::domain::MessageId;
 use crate::store::Result;
 
@@ -56,7 +57,7 @@ fn is_message_payload(tlv: &serde_json::Value) -> bool {
 }
 
 /// Whether the message keeps its text (`text-store` plaintext); an unknown message does not.
-pub(super) fn keeps_text(conn: &Connection, message_id: &MessageId) -> Result<bool> {
+pub(super) fn keeps_text(conn: &Db<'_>, message_id: &MessageId) -> Result<bool> {
     let store: Option<String> = conn
         .prepare_cached("SELECT text_store FROM messages WHERE id = ?")?
         .query_row([message_id.as_str()], |row| row.get(0))

@@ -2,9 +2,10 @@
 //! blacklists (err 008) and the duplicate limit (err 006). The single writer runs acceptances one
 //! after another, so two identical messages racing each other are still counted one by one.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::codec;
+use super::prepared::Db;
 use crate::domain::{ErrCode, Report};
 use crate::money::Money;
 use crate::store::{DuplicatePolicy, NewMessage, Result};
@@ -25,7 +26,7 @@ pub(super) struct Admission {
 /// itself is left as it came: the verdict is the returned admission's `rejection`, so running
 /// this again (the writer may) decides from the database alone.
 pub(super) fn admit(
-    conn: &Connection,
+    conn: &Db<'_>,
     message: &NewMessage,
     duplicates: &DuplicatePolicy,
 ) -> Result<Admission> {

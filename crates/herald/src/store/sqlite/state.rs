@@ -1,9 +1,9 @@
 //! The one place a message's status is written: history events, segment folding, and the
 //! callback each status change enqueues (in the same transaction: an outbox).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::{codec, detail};
+use super::{codec, detail, prepared::Db};
 use crate::domain::{MessageId, MessageState, Report, fold_segments};
 use crate::store::{Millis, Result, StoreError};
 
@@ -17,7 +17,7 @@ pub(super) struct FoldInputs {
 
 impl FoldInputs {
     /// Reads them; None when the message has no segments (or does not exist).
-    pub(super) fn read(conn: &Connection, message_id: &MessageId) -> Result<Option<Self>> {
+    pub(super) fn read(conn: &Db<'_>, message_id: &MessageId) -> Result<Option<Self>> {
         let mut statement = conn.prepare_cached(
             "SELECT s.seq, s.status, s.stat, s.dlr_mask, s.err,
                     m.status AS m_status, m.stat AS m_stat, m.dlr_mask AS m_dlr_mask,
@@ -66,7 +66,7 @@ const MESSAGE_REPORT: codec::ReportColumns = ["m_status", "m_stat", "m_dlr_mask"
 
 /// Appends one line to a message's history.
 pub(super) fn record_event(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     at: Millis,
     kind: &str,
@@ -85,7 +85,7 @@ pub(super) fn record_event(
 /// Tells the customer about a status change the message row already shows: a "status" event,
 /// and a callback job when the message has a dlr-url.
 pub(super) fn announce(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     dlr_url: Option<&str>,
     report: &Report,
@@ -121,7 +121,7 @@ pub(super) fn announce(
 
 /// Moves the message to `report` and announces it.
 fn change_status(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     dlr_url: Option<&str>,
     report: &Report,
@@ -147,7 +147,7 @@ fn change_status(
 /// Moves the message by `report` through [`crate::domain::MessageState::apply`]; returns
 /// whether its status changed.
 pub(super) fn apply_report(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     report: Report,
     at: Millis,
@@ -170,7 +170,7 @@ pub(super) fn apply_report(
 }
 
 /// Recomputes the message's report from its segments' reports (multipart rule) and applies it.
-pub(super) fn refold(conn: &Connection, message_id: &MessageId, at: Millis) -> Result<bool> {
+pub(super) fn refold(conn: &Db<'_>, message_id: &MessageId, at: Millis) -> Result<bool> {
     let inputs = FoldInputs::read(conn, message_id)?.ok_or(StoreError::NotFound)?;
     settle(conn, message_id, &inputs, at)
 }
@@ -179,7 +179,7 @@ pub(super) fn refold(conn: &Connection, message_id: &MessageId, at: Millis) -> R
 /// again after nothing changed changes nothing, so callers may settle after any segment change,
 /// including one that was refused as late.
 pub(super) fn settle(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     inputs: &FoldInputs,
     at: Millis,
@@ -207,7 +207,7 @@ pub(super) const SET_SEGMENT_REPORT: &str = "UPDATE segments
 /// Sets a segment's report. A final segment report is never replaced (a late or duplicate
 /// event is history, not a change); returns whether it was set.
 pub(super) fn set_segment_report(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     seq: u32,
     report: &Report,

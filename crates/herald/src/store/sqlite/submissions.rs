@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use herald_smpp::ids::IdKeys;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::{charges, codec, detail, receipts, state};
+use super::{charges, codec, detail, prepared::Db, receipts, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
 pub(super) fn claim(
-    conn: &Connection,
+    conn: &Db<'_>,
     carrier: &str,
     now: Millis,
     limit: usize,
@@ -148,7 +148,7 @@ impl SubmitJobColumns {
     }
 }
 
-pub(super) fn record(conn: &Connection, result: &SubmitResult) -> Result<()> {
+pub(super) fn record(conn: &Db<'_>, result: &SubmitResult) -> Result<()> {
     match &result.outcome {
         SubmitOutcome::Accepted { carrier_message_id } => {
             record_accepted(conn, result, carrier_message_id)
@@ -158,11 +158,7 @@ pub(super) fn record(conn: &Connection, result: &SubmitResult) -> Result<()> {
 }
 
 /// The common path: the carrier has the segment.
-fn record_accepted(
-    conn: &Connection,
-    result: &SubmitResult,
-    carrier_message_id: &str,
-) -> Result<()> {
+fn record_accepted(conn: &Db<'_>, result: &SubmitResult, carrier_message_id: &str) -> Result<()> {
     let keys = IdKeys::of(carrier_message_id);
     mark_accepted(conn, result, carrier_message_id, &keys)?;
     let inputs = state::FoldInputs::read(conn, &result.message_id)?;
@@ -183,7 +179,7 @@ fn record_accepted(
 /// Writes the carrier's id on the segment of `result` and marks it sent, with its history
 /// line; the message is folded by the caller.
 pub(super) fn mark_accepted(
-    conn: &Connection,
+    conn: &Db<'_>,
     result: &SubmitResult,
     carrier_message_id: &str,
     keys: &IdKeys,
@@ -234,7 +230,7 @@ pub(super) fn mark_accepted(
 }
 
 /// Every outcome but acceptance.
-pub(super) fn record_refused(conn: &Connection, result: &SubmitResult) -> Result<()> {
+pub(super) fn record_refused(conn: &Db<'_>, result: &SubmitResult) -> Result<()> {
     let SubmitResult {
         message_id,
         segment,
@@ -303,7 +299,7 @@ pub(super) fn record_refused(conn: &Connection, result: &SubmitResult) -> Result
 
 /// Back to the queue at `retry_at`, counting `attempts` more tries.
 fn requeue(
-    conn: &Connection,
+    conn: &Db<'_>,
     message_id: &MessageId,
     segment: u32,
     retry_at: Millis,
@@ -327,7 +323,7 @@ fn requeue(
 }
 
 /// Drops the lease of a segment that needs nothing more.
-fn release(conn: &Connection, message_id: &MessageId, segment: u32, at: Millis) -> Result<()> {
+fn release(conn: &Db<'_>, message_id: &MessageId, segment: u32, at: Millis) -> Result<()> {
     conn.prepare_cached(
         "UPDATE segments SET lease_until = NULL, updated_at = ? WHERE message_id = ? AND seq = ?",
     )?

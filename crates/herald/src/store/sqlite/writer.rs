@@ -21,6 +21,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::failure::database_error;
+use super::prepared::Db;
 use crate::store::{Result, StoreError};
 
 /// Most operations one transaction takes: bounds the latency a batch adds to its last caller.
@@ -30,7 +31,7 @@ const QUEUE_DEPTH: usize = 4 * MAX_BATCH;
 
 /// The work of one write operation, given the writer's connection inside the open transaction.
 /// It may run more than once (see the module notes); only the last run's effects are committed.
-pub(super) type Work<T> = Box<dyn Fn(&Connection) -> Result<T> + Send>;
+pub(super) type Work<T> = Box<dyn Fn(&Db<'_>) -> Result<T> + Send>;
 
 /// Counters of the writer, for tests and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,7 +91,7 @@ impl Writer {
     pub(super) async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> Result<T> + Send + 'static,
+        F: Fn(&Db<'_>) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let op = Operation {
@@ -114,7 +115,7 @@ impl Writer {
 trait Queued: Send {
     /// Runs the operation, replacing any earlier outcome; `false` when it failed and its
     /// effects must be rolled back.
-    fn execute(&mut self, conn: &Connection) -> bool;
+    fn execute(&mut self, conn: &Db<'_>) -> bool;
 
     /// Answers the caller once the batch has ended: `commit_error` is set when the batch as a
     /// whole was not committed.
@@ -128,7 +129,7 @@ struct Operation<T> {
 }
 
 impl<T: Send + 'static> Queued for Operation<T> {
-    fn execute(&mut self, conn: &Connection) -> bool {
+    fn execute(&mut self, conn: &Db<'_>) -> bool {
         let outcome = (self.work)(conn);
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
@@ -149,6 +150,7 @@ impl<T: Send + 'static> Queued for Operation<T> {
 }
 
 fn run(conn: Connection, mut queue: mpsc::Receiver<Box<dyn Queued>>, counters: Arc<Counters>) {
+    let conn = Db::new(&conn);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -178,7 +180,7 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Box<dyn Queued>>, counters: A
     }
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Queued>]) -> rusqlite::Result<()> {
+fn run_batch(conn: &Db<'_>, batch: &mut [Box<dyn Queued>]) -> rusqlite::Result<()> {
     // IMMEDIATE takes the write lock now, so another process holding it makes us wait
     // (busy_timeout) here instead of failing halfway through the batch.
     statement(conn, "BEGIN IMMEDIATE")?;
@@ -207,7 +209,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Queued>]) -> rusqlite::Resu
 }
 
 /// Runs one parameterless statement, prepared once.
-fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+fn statement(conn: &Db<'_>, sql: &'static str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())
 }
@@ -217,7 +219,7 @@ mod tests {
     use super::*;
 
     fn operation<T: Send + 'static>(
-        work: impl Fn(&Connection) -> Result<T> + Send + 'static,
+        work: impl Fn(&Db<'_>) -> Result<T> + Send + 'static,
     ) -> (Box<dyn Queued>, oneshot::Receiver<Result<T>>) {
         let (reply, answer) = oneshot::channel();
         let op = Operation {
@@ -256,7 +258,7 @@ mod tests {
         let (last, last_answer) = operation(|conn| insert(conn, 3));
         let mut batch = vec![first, failing, last];
 
-        run_batch(&conn, &mut batch).unwrap();
+        run_batch(&Db::new(&conn), &mut batch).unwrap();
         for op in batch {
             op.answer(None);
         }
@@ -283,7 +285,7 @@ mod tests {
             answers.push(answer);
         }
 
-        run_batch(&conn, &mut batch).unwrap();
+        run_batch(&Db::new(&conn), &mut batch).unwrap();
         for op in batch {
             op.answer(None);
         }
