@@ -4,6 +4,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::codec;
+use super::prepared::Db;
 use crate::money::Money;
 use crate::store::{Account, AccountRecord, Result, StoreError};
 
@@ -11,7 +12,7 @@ use crate::store::{Account, AccountRecord, Result, StoreError};
 /// account; for an existing one, a change of the configured balance is applied to the live
 /// balance as the difference (raising it in the file tops the account up; restarting with the
 /// same file changes nothing), never taking it below zero.
-pub(super) fn upsert(conn: &rusqlite::Connection, record: AccountRecord) -> Result<Account> {
+pub(super) fn upsert(conn: &Db<'_>, record: AccountRecord) -> Result<Account> {
     let senders = serde_json::to_string(&record.senders)
         .map_err(|e| codec::corrupt(format!("account senders: {e}")))?;
     let configured = Money::parse(&record.balance)
@@ -46,11 +47,7 @@ pub(super) fn upsert(conn: &rusqlite::Connection, record: AccountRecord) -> Resu
 
 /// The account's webhook secret; a new one (`candidate`) is kept first when it has none. Running
 /// it again changes nothing: only a missing secret is filled.
-pub(super) fn webhook_secret(
-    conn: &rusqlite::Connection,
-    account_id: i64,
-    candidate: &str,
-) -> Result<String> {
+pub(super) fn webhook_secret(conn: &Db<'_>, account_id: i64, candidate: &str) -> Result<String> {
     conn.prepare_cached(
         "UPDATE accounts SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL",
     )?
@@ -62,11 +59,7 @@ pub(super) fn webhook_secret(
         .ok_or(StoreError::NotFound)
 }
 
-pub(super) fn set_webhook_secret(
-    conn: &rusqlite::Connection,
-    account_id: i64,
-    secret: &str,
-) -> Result<()> {
+pub(super) fn set_webhook_secret(conn: &Db<'_>, account_id: i64, secret: &str) -> Result<()> {
     let updated = conn
         .prepare_cached("UPDATE accounts SET webhook_secret = ? WHERE id = ?")?
         .execute(rusqlite::params![secret, account_id])?;

@@ -10,7 +10,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{codec, prepared::Db, state};
+use super::{codec, detail, prepared::Db, state};
 use crate::domain::{ErrCode, Report};
 use crate::money::Money;
 use crate::store::{Millis, Result, SubmitJob};
@@ -95,7 +95,9 @@ fn charge(
             Some(i) => spent[i].1 += cost,
             None => spent.push((account_id, cost)),
         }
-        let detail = serde_json::json!({ "amount_micros": cost });
+        let detail = detail::Charge {
+            amount_micros: cost,
+        };
         state::record_event(conn, &job.message_id, now, "charge", None, &detail)?;
         return Ok(true);
     }

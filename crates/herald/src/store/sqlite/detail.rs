@@ -1,5 +1,5 @@
-//! The `detail` objects of the history lines every message writes (accepted, submit, status,
-//! receipt, callback), as typed values serialised straight to text.
+//! The `detail` objects of the history lines every message writes (accepted, charge, submit,
+//! status, receipt, callback), as typed values serialised straight to text.
 //!
 //! Building a `serde_json::Value` first cost a map, a string per key and a second pass per
 //! event, on the writer thread that bounds throughput. The fields are declared in alphabetical
@@ -19,6 +19,12 @@ pub(super) struct Accepted<'a> {
     pub priority: &'a str,
     pub segments: usize,
     pub valid_until: Millis,
+}
+
+/// `charge`: what the message cost its account when first claimed.
+#[derive(Serialize)]
+pub(super) struct Charge {
+    pub amount_micros: i64,
 }
 
 /// `submit` when the carrier took the segment.
@@ -103,6 +109,13 @@ mod tests {
                 .unwrap(),
                 json!({ "segments": 2, "carrier": "sim", "not_before": 5, "valid_until": 9,
                         "priority": "regular" }),
+            ),
+            (
+                serde_json::to_string(&Charge {
+                    amount_micros: 35_000,
+                })
+                .unwrap(),
+                json!({ "amount_micros": 35_000 }),
             ),
             (
                 serde_json::to_string(&SubmitAccepted {

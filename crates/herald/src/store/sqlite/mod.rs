@@ -63,8 +63,6 @@ use writer::Writer;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read connections: reads are short, and SQLite readers do not block each other.
 const READ_CONNECTIONS: u32 = 4;
-/// Prepared statements the writer keeps: every statement it runs, with room to spare.
-const STATEMENT_CACHE: usize = 64;
 
 pub struct SqliteStore {
     writer: Writer,
@@ -119,8 +117,6 @@ impl SqliteStore {
 fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // More distinct statements than the default cache holds; re-preparing costs a parse.
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Plans never depend on bound values: otherwise a statement whose plan read a parameter
     // (the claims' `LIMIT ?`) is compiled again whenever that value changes, which profiling
     // showed on every claim.

@@ -88,9 +88,7 @@ mod tests {
     /// history lines) before migration 4, then migrated.
     #[tokio::test]
     async fn migration_4_redacts_receipts_of_messages_whose_text_is_not_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        let (_dir, mut conn) = database_file().await;
         migrator().run_to(3, &mut conn).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO accounts (id, username, password_hash, balance, senders)
@@ -163,9 +161,7 @@ mod tests {
     /// the refund trigger still writes its line into the rebuilt table.
     #[tokio::test]
     async fn migration_8_keeps_the_history_and_its_order_without_autoincrement() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        let (_dir, mut conn) = database_file().await;
         migrator().run_to(4, &mut conn).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO accounts (id, username, password_hash, balance, senders, balance_micros)
@@ -237,12 +233,27 @@ mod tests {
           WHERE id = ?",
     ];
 
+    /// The file every migration test's database lives in, inside its own temporary directory.
+    const DATABASE_FILE: &str = "h.db";
+
+    /// A new database file (created on connecting) and a connection to it; the directory goes
+    /// when the returned guard is dropped.
+    async fn database_file() -> (tempfile::TempDir, SqliteConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(DATABASE_FILE).display()
+        );
+        let conn = SqliteConnection::connect(&url).await.unwrap();
+        (dir, conn)
+    }
+
     /// The statements among `statements` whose program (with the programs of the triggers it
     /// fires, which EXPLAIN lists after it) builds an ephemeral table.
-    fn building_ephemeral_tables(
+    fn building_ephemeral_tables<'s>(
         path: &std::path::Path,
-        statements: &[&'static str],
-    ) -> Vec<&'static str> {
+        statements: &[&'s str],
+    ) -> Vec<&'s str> {
         let conn = rusqlite::Connection::open(path).unwrap();
         statements
             .iter()
@@ -263,10 +274,8 @@ mod tests {
     /// ephemeral b-tree each time a message or segment was inserted or a status changed.
     #[tokio::test]
     async fn migration_9_leaves_no_ephemeral_table_in_the_per_message_statements() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.db");
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        let (dir, mut conn) = database_file().await;
+        let path = dir.path().join(DATABASE_FILE);
         migrator().run_to(8, &mut conn).await.unwrap();
         // What the check sees: all three did before.
         assert_eq!(
@@ -281,22 +290,22 @@ mod tests {
         );
     }
 
-    /// Setting a segment's report unless it is final (every receipt) and ending the unfinished
-    /// segments of an expired message compare the final statuses one by one. Written as
-    /// `NOT IN` over the three, each built an ephemeral b-tree: the check sees that.
+    /// A segment's report set unless it is final (a refused submit) and the unfinished segments
+    /// of an expired message ended compare the final statuses one by one. Written as `NOT IN`
+    /// over the three, each built an ephemeral b-tree: the check sees that.
     #[tokio::test]
     async fn the_segment_report_statements_build_no_ephemeral_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.db");
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        let (dir, mut conn) = database_file().await;
+        let path = dir.path().join(DATABASE_FILE);
         migrator().run(&mut conn).await.unwrap();
         let as_not_in = super::super::state::SET_SEGMENT_REPORT.replace(
             "(status <> 'delivered' AND status <> 'failed' AND status <> 'rejected')",
             "status NOT IN ('delivered', 'failed', 'rejected')",
         );
-        let as_not_in: &'static str = Box::leak(as_not_in.into_boxed_str());
-        assert_eq!(building_ephemeral_tables(&path, &[as_not_in]), [as_not_in]);
+        assert_eq!(
+            building_ephemeral_tables(&path, &[as_not_in.as_str()]),
+            [as_not_in.as_str()]
+        );
 
         let statements = [
             super::super::state::SET_SEGMENT_REPORT,
@@ -485,9 +494,7 @@ mod tests {
     /// rather than being carried over: nothing of it is committed.
     #[tokio::test]
     async fn migration_9_refuses_a_database_with_a_broken_reference() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-        let mut conn = SqliteConnection::connect(&url).await.unwrap();
+        let (_dir, mut conn) = database_file().await;
         migrator().run_to(8, &mut conn).await.unwrap();
         sqlx::raw_sql(
             "PRAGMA foreign_keys = OFF;
