@@ -32,8 +32,8 @@ pub enum NumberError {
 /// Loads the numbering plans now rather than on the first parse.
 ///
 /// `phonenumber` builds its metadata (every region's patterns, compiled) the first time any
-/// number is parsed: about 560 million instructions, a few hundred milliseconds on a slow core.
-/// Done at start, that wait is not the first customer's.
+/// number is parsed: about 560 million instructions (callgrind). Done at start, that wait is not
+/// the first customer's.
 pub fn load_numbering_plans() {
     std::hint::black_box(&*phonenumber::metadata::DATABASE);
 }

@@ -195,9 +195,9 @@ pub(super) fn settle(
     Ok(true)
 }
 
-/// What [`set_segment_report`] runs. The final statuses are compared one by one: SQLite
-/// evaluates `NOT IN` over three or more constants by building an ephemeral b-tree each time
-/// the statement runs (migration 0009 says more), and this one runs for every receipt.
+/// What [`set_segment_report`] runs (a refused submit's report). The final statuses are
+/// compared one by one: SQLite evaluates `NOT IN` over three or more constants by building an
+/// ephemeral b-tree each time the statement runs (migration 0009 says more).
 pub(super) const SET_SEGMENT_REPORT: &str = "UPDATE segments
     SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = ?, lease_until = NULL, updated_at = ?
   WHERE message_id = ? AND seq = ?
