@@ -5,13 +5,14 @@
 //! a resubmission after a temporary error is not charged again. Claims run one after another in
 //! the single writer, and the balance column cannot go below zero (a CHECK constraint), so
 //! concurrent sends never overdraw: whoever is claimed once the money is gone is Rejected.
-//! Refunds of messages Rejected later are the `refund_rejected_message` trigger's job
-//! (migration 0002), so every path that rejects a message refunds it.
+//! A message Rejected after it was charged is refunded by [`refund`], which the one place that
+//! moves a message's status (`state::change_status`) calls, so every path that rejects a message
+//! refunds it. (Migrations 0002-0009 had a trigger do it; 0010 says why it no longer does.)
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{codec, detail, prepared::Db, state};
-use crate::domain::{ErrCode, Report};
+use crate::domain::{ErrCode, MessageId, Report};
 use crate::money::Money;
 use crate::store::{Millis, Result, SubmitJob};
 
@@ -118,4 +119,30 @@ fn charge(
     state::record_event(conn, &job.message_id, now, "rule", None, &detail)?;
     state::apply_report(conn, &job.message_id, report, now)?;
     Ok(false)
+}
+
+/// Gives back what message `id` was charged, with a `refund` line in its history: called as it
+/// becomes Rejected (a final status, so at most once). A message never charged costs nothing.
+pub(super) fn refund(conn: &Db<'_>, id: &MessageId, at: Millis) -> Result<()> {
+    let charged = conn
+        .prepare_cached(
+            "SELECT account_id, charge_micros FROM messages WHERE id = ? AND charge_micros > 0",
+        )?
+        .query_row([id.as_str()], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    let Some((account_id, amount_micros)) = charged else {
+        return Ok(());
+    };
+    conn.prepare_cached("UPDATE accounts SET balance_micros = balance_micros + ? WHERE id = ?")?
+        .execute(params![amount_micros, account_id])?;
+    state::record_event(
+        conn,
+        id,
+        at,
+        "refund",
+        None,
+        &detail::Charge { amount_micros },
+    )
 }

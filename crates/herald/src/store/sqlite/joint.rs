@@ -95,10 +95,11 @@ pub(super) fn record(conn: &Db<'_>, results: &[SubmitResult]) -> Result<()> {
         submissions::mark_accepted(conn, result, carrier_message_id, &keys)?;
     }
     let inputs = state::FoldInputs::read(conn, &first.message_id)?;
-    let Some(inputs) = inputs.filter(|i| results.iter().all(|r| i.has_segment(r.segment))) else {
+    let Some(mut inputs) = inputs.filter(|i| results.iter().all(|r| i.has_segment(r.segment)))
+    else {
         return Err(StoreError::NotFound);
     };
-    state::settle(conn, &first.message_id, &inputs, first.at)?;
+    state::settle(conn, &first.message_id, &mut inputs, first.at)?;
     let segments: Vec<u32> = results.iter().map(|r| r.segment).collect();
     receipts::apply_pending(
         conn,

@@ -7,7 +7,7 @@ use rusqlite::params;
 use super::rules::Admission;
 use super::{codec, detail, prepared::Db, state};
 use crate::domain::{MessageState, Report};
-use crate::store::{Millis, NewMessage, Result};
+use crate::store::{Millis, NewMessage, Result, TextStore};
 
 pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission) -> Result<()> {
     let valid_until = message
@@ -67,13 +67,18 @@ pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission)
                                status, stat, dlr_mask, err, updated_at, priority)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?;
+    // A message refused at acceptance is final from its first row: if its text is not to be
+    // kept, its segments are stored without it (what `state::change_status` does to the
+    // segments of a message that becomes final later).
+    let forgotten = rejection.is_some() && message.text_store != TextStore::Plaintext;
     for segment in &message.segments {
+        let payload: &[u8] = if forgotten { &[] } else { &segment.payload };
         insert_segment.execute(params![
             id,
             segment.seq,
             segment.data_coding,
             segment.esm_class,
-            segment.payload,
+            payload,
             segment_state,
             message.not_before,
             report.map(|r| r.0),

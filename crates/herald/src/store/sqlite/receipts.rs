@@ -5,7 +5,7 @@ use herald_smpp::ids::IdKeys;
 use rusqlite::params;
 
 use super::{codec, detail, prepared::Db, redaction, state};
-use crate::domain::{MessageId, Report};
+use crate::domain::{MessageId, MessageState, Report};
 use crate::store::{Millis, ReceiptMatch, ReceiptRecord, Result, StoreError};
 
 /// Which key matched a receipt to its segment.
@@ -83,6 +83,7 @@ pub(super) fn record(conn: &Db<'_>, receipt: &ReceiptRecord) -> Result<ReceiptMa
         message_id,
         segments,
         matched_by,
+        mut fold,
         ..
     }) = matched
     else {
@@ -107,6 +108,7 @@ pub(super) fn record(conn: &Db<'_>, receipt: &ReceiptRecord) -> Result<ReceiptMa
             segment,
             matched_by,
             receipt.received_at,
+            fold.as_mut(),
         )?;
     }
     Ok(ReceiptMatch::Matched {
@@ -124,33 +126,94 @@ struct Matched {
     matched_by: MatchedBy,
     /// Whether the message keeps its text (see `redaction`).
     keeps_text: bool,
+    /// What folding the message needs, when the lookup already read it: the matched segments
+    /// are all the message has (a single-part message, or a joint submission). Otherwise the
+    /// other parts' reports are read when the receipt is applied.
+    fold: Option<state::FoldInputs>,
 }
+
+/// One segment found under a receipt's id key, with its message's state.
+struct Candidate {
+    message_id: String,
+    seq: u32,
+    submitted_at: Option<Millis>,
+    cid_exact: Option<String>,
+    keeps_text: bool,
+    report: Option<Report>,
+    message: MessageState,
+    dlr_url: Option<String>,
+    segment_count: u32,
+}
+
+impl Candidate {
+    /// The columns every `find_submission` query selects, in this order.
+    const COLUMNS: &[&str] = &[
+        "message_id",
+        "seq",
+        "submitted_at",
+        "cid_exact",
+        "keeps_text",
+        "status",
+        "stat",
+        "dlr_mask",
+        "err",
+        "m_status",
+        "m_stat",
+        "m_dlr_mask",
+        "m_err",
+        "dlr_url",
+        "segment_count",
+    ];
+
+    fn read(row: &rusqlite::Row<'_>) -> Result<Self> {
+        let row = &codec::Named::new(row, Self::COLUMNS);
+        Ok(Self {
+            message_id: row.get("message_id")?,
+            seq: row.get("seq")?,
+            submitted_at: row.get("submitted_at")?,
+            cid_exact: row.get("cid_exact")?,
+            keeps_text: row.get("keeps_text")?,
+            report: codec::report(row)?,
+            message: codec::message_state_in(row, state::MESSAGE_REPORT)?,
+            dlr_url: row.get("dlr_url")?,
+            segment_count: row.get("segment_count")?,
+        })
+    }
+}
+
+/// The submissions under one of the three id keys, with what `Matched` needs.
+macro_rules! under_key {
+    ($column:literal) => {
+        concat!(
+            "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
+                    m.text_store = 'plaintext' AS keeps_text,
+                    s.status, s.stat, s.dlr_mask, s.err,
+                    m.status AS m_status, m.stat AS m_stat, m.dlr_mask AS m_dlr_mask,
+                    m.err AS m_err, m.dlr_url, m.segment_count
+               FROM segments s JOIN messages m ON m.id = s.message_id
+              WHERE s.carrier = ? AND s.",
+            $column,
+            " = ?"
+        )
+    };
+}
+/// Segments of a carrier under the exact key, the hex key and the decimal key of an id, in the
+/// order `find_submission` ranks them.
+pub(super) const SUBMISSIONS_BY_KEY: [&str; 3] = [
+    under_key!("cid_exact"),
+    under_key!("cid_hex"),
+    under_key!("cid_dec"),
+];
 
 /// The most recent submission of `carrier` this id belongs to. The exact key ranks first: it
 /// is the only unambiguous one; the cross keys are asked only when it finds nothing.
 ///
 /// One plain indexed lookup per key, newest picked here: a single query over all three keys
 /// needs a sort, and SQLite opens a temporary b-tree for it on every receipt. The lookup
-/// returns every segment under the key, so the parts of a joint submission come with it.
+/// returns every segment under the key, so the parts of a joint submission come with it, and
+/// its message's state, so applying the receipt to a message whose parts are all here reads
+/// nothing more.
 fn find_submission(conn: &Db<'_>, carrier: &str, keys: &IdKeys) -> Result<Option<Matched>> {
-    /// The submissions under one of the three id keys, with what `Matched` needs.
-    macro_rules! under_key {
-        ($column:literal) => {
-            concat!(
-                "SELECT s.message_id, s.seq, s.submitted_at, s.cid_exact,
-                        m.text_store = 'plaintext' AS keeps_text
-                   FROM segments s JOIN messages m ON m.id = s.message_id
-                  WHERE s.carrier = ? AND s.",
-                $column,
-                " = ?"
-            )
-        };
-    }
-    const BY_KEY: [&str; 3] = [
-        under_key!("cid_exact"),
-        under_key!("cid_hex"),
-        under_key!("cid_dec"),
-    ];
     // The receipt's id read as decimal is looked for among submissions read as hex, and the
     // other way round (see `MatchedBy`).
     let wanted = [
@@ -158,36 +221,43 @@ fn find_submission(conn: &Db<'_>, carrier: &str, keys: &IdKeys) -> Result<Option
         keys.as_decimal.as_deref(),
         keys.as_hex.as_deref(),
     ];
-    for (rank, (sql, key)) in BY_KEY.iter().zip(wanted).enumerate() {
+    for (rank, (sql, key)) in SUBMISSIONS_BY_KEY.iter().zip(wanted).enumerate() {
         let Some(key) = key else { continue };
         let mut statement = conn.prepare_cached(sql)?;
-        // (message_id, seq, submitted_at, cid_exact, keeps_text), in the order selected.
-        let rows = statement
-            .query_map(params![carrier, key], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, u32>(1)?,
-                    row.get::<_, Option<Millis>>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                    row.get::<_, bool>(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let Some(newest) = rows.iter().reduce(|a, b| if b.2 > a.2 { b } else { a }) else {
+        let mut rows = statement.query(params![carrier, key])?;
+        let mut candidates = Vec::new();
+        while let Some(row) = rows.next()? {
+            candidates.push(Candidate::read(row)?);
+        }
+        let Some(newest) = candidates.iter().reduce(|a, b| {
+            if b.submitted_at > a.submitted_at {
+                b
+            } else {
+                a
+            }
+        }) else {
             continue;
         };
         // The newest submission's parts: its message's segments that carry the same id.
-        let mut segments: Vec<u32> = rows
+        let mut parts: Vec<(u32, Option<Report>)> = candidates
             .iter()
-            .filter(|r| r.0 == newest.0 && r.3 == newest.3)
-            .map(|r| r.1)
+            .filter(|c| c.message_id == newest.message_id && c.cid_exact == newest.cid_exact)
+            .map(|c| (c.seq, c.report))
             .collect();
-        segments.sort_unstable();
+        parts.sort_unstable_by_key(|(seq, _)| *seq);
+        let fold = (usize::try_from(newest.segment_count) == Ok(parts.len())).then(|| {
+            let message = state::Announced {
+                dlr_url: newest.dlr_url.clone(),
+                keeps_text: newest.keeps_text,
+            };
+            state::FoldInputs::new(parts.clone(), newest.message, message)
+        });
         return Ok(Some(Matched {
-            message_id: codec::message_id(&newest.0)?,
-            segments,
+            message_id: codec::message_id(&newest.message_id)?,
+            segments: parts.into_iter().map(|(seq, _)| seq).collect(),
             matched_by: MatchedBy::ranked(rank as i64),
-            keeps_text: newest.4,
+            keeps_text: newest.keeps_text,
+            fold,
         }));
     }
     Ok(None)
@@ -272,6 +342,7 @@ pub(super) fn apply_pending(
                 segment,
                 MatchedBy::ranked(matched_by),
                 at,
+                None,
             )?;
         }
     }
@@ -319,7 +390,9 @@ impl StoredReceiptColumns {
 }
 
 /// Writes a receipt already linked to its segment into the message's history and moves the
-/// segment and message. Returns whether the message's status changed.
+/// segment and message. `fold`, when the caller has it, is what folding needs as it stands
+/// before this segment moves; without it, that is read. Returns whether the message's status
+/// changed.
 fn apply(
     conn: &Db<'_>,
     receipt: &StoredReceipt,
@@ -327,6 +400,7 @@ fn apply(
     segment: u32,
     matched_by: MatchedBy,
     at: Millis,
+    fold: Option<&mut state::FoldInputs>,
 ) -> Result<bool> {
     let detail = detail::Receipt {
         carrier_err: receipt.carrier_err.as_deref(),
@@ -350,15 +424,27 @@ fn apply(
     state::record_event(conn, message_id, at, "receipt", Some(segment), &detail)?;
     // A late or duplicate receipt for a finished segment is history only: the segment keeps its
     // report, and folding it again changes nothing.
-    conn.prepare_cached(
-        "UPDATE segments
+    let moved =
+        conn.prepare_cached(
+            "UPDATE segments
             SET status = ?, stat = ?, dlr_mask = ?, err = ?, state = ?, lease_until = NULL,
                 updated_at = ?
           WHERE message_id = ? AND seq = ? AND state <> 'done'",
-    )?
-    .execute(params![
-        status, stat, dlr_mask, err, next_state, at, id, segment
-    ])?;
-    let inputs = state::FoldInputs::read(conn, message_id)?.ok_or(StoreError::NotFound)?;
-    state::settle(conn, message_id, &inputs, at)
+        )?
+        .execute(params![
+            status, stat, dlr_mask, err, next_state, at, id, segment
+        ])? > 0;
+    match fold {
+        Some(inputs) => {
+            if moved {
+                inputs.set_report(segment, report);
+            }
+            state::settle(conn, message_id, inputs, at)
+        }
+        None => {
+            let mut inputs =
+                state::FoldInputs::read(conn, message_id)?.ok_or(StoreError::NotFound)?;
+            state::settle(conn, message_id, &mut inputs, at)
+        }
+    }
 }

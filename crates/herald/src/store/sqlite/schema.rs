@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "constant checks",
         include_str!("../../../migrations/0009_constant_checks.sql"),
     ),
+    (
+        10,
+        "rules in the writer",
+        include_str!("../../../migrations/0010_rules_in_the_writer.sql"),
+    ),
 ];
 
 /// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
@@ -176,7 +181,7 @@ mod tests {
         .execute(&mut conn)
         .await
         .unwrap();
-        migrator().run(&mut conn).await.unwrap();
+        migrator().run_to(9, &mut conn).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO events (message_id, at, kind, segment, detail)
              VALUES ('m', 3, 'status', NULL, '{}');
@@ -248,11 +253,20 @@ mod tests {
         (dir, conn)
     }
 
-    /// The statements among `statements` whose program (with the programs of the triggers it
-    /// fires, which EXPLAIN lists after it) builds an ephemeral table.
+    /// Those of `statements` that build an ephemeral b-tree when they run.
     fn building_ephemeral_tables<'s>(
         path: &std::path::Path,
         statements: &[&'s str],
+    ) -> Vec<&'s str> {
+        coded_with(path, statements, "OpenEphemeral")
+    }
+
+    /// Those of `statements` whose program (with the programs of the triggers it fires, which
+    /// `EXPLAIN` lists after it) has `opcode`.
+    fn coded_with<'s>(
+        path: &std::path::Path,
+        statements: &[&'s str],
+        opcode: &str,
     ) -> Vec<&'s str> {
         let conn = rusqlite::Connection::open(path).unwrap();
         statements
@@ -261,11 +275,11 @@ mod tests {
             .filter(|sql| {
                 let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
                 let mut rows = explain.raw_query();
-                let mut ephemeral = false;
+                let mut found = false;
                 while let Some(row) = rows.next().unwrap() {
-                    ephemeral |= row.get::<_, String>("opcode").unwrap() == "OpenEphemeral";
+                    found |= row.get::<_, String>("opcode").unwrap() == opcode;
                 }
-                ephemeral
+                found
             })
             .collect()
     }
@@ -288,6 +302,33 @@ mod tests {
             building_ephemeral_tables(&path, &HOT_STATEMENTS),
             Vec::<&str>::new()
         );
+    }
+
+    /// Migration 10 leaves no trigger: the per-message statements fire none (a trigger, even
+    /// one whose WHEN is false, ran as a subprogram and made its statement open a statement
+    /// journal). The rules the triggers kept are the writer's now, tested with the store.
+    #[tokio::test]
+    async fn migration_10_leaves_the_per_message_statements_firing_no_trigger() {
+        let (dir, mut conn) = database_file().await;
+        let path = dir.path().join(DATABASE_FILE);
+        migrator().run_to(9, &mut conn).await.unwrap();
+        // What the check sees: the status change and the segment's insert fired theirs.
+        assert_eq!(
+            coded_with(&path, &HOT_STATEMENTS, "Program"),
+            HOT_STATEMENTS[1..]
+        );
+
+        migrator().run(&mut conn).await.unwrap();
+        assert_eq!(
+            coded_with(&path, &HOT_STATEMENTS, "Program"),
+            Vec::<&str>::new()
+        );
+        let triggers = int(
+            &mut conn,
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'",
+        )
+        .await;
+        assert_eq!(triggers, 0);
     }
 
     /// A segment's report set unless it is final (a refused submit) and the unfinished segments
@@ -315,6 +356,49 @@ mod tests {
             building_ephemeral_tables(&path, &statements),
             Vec::<&str>::new()
         );
+    }
+
+    /// A receipt is matched with one lookup per id key, each on its own partial index: they run
+    /// for every receipt, so none may scan a table or build a temporary b-tree.
+    #[tokio::test]
+    async fn the_receipt_lookups_search_their_indexes() {
+        let (dir, mut conn) = database_file().await;
+        let path = dir.path().join(DATABASE_FILE);
+        migrator().run(&mut conn).await.unwrap();
+        let lookups = super::super::receipts::SUBMISSIONS_BY_KEY;
+        assert_eq!(
+            building_ephemeral_tables(&path, &lookups),
+            Vec::<&str>::new()
+        );
+        let plans: Vec<Vec<String>> = lookups.iter().map(|sql| query_plan(&path, sql)).collect();
+        let expected = [
+            "segments_by_cid_exact",
+            "segments_by_cid_hex",
+            "segments_by_cid_dec",
+        ];
+        for (plan, index) in plans.iter().zip(expected) {
+            assert!(
+                plan[0].starts_with("SEARCH ")
+                    && plan[0].contains(&format!("USING INDEX {index} ")),
+                "{plan:?}"
+            );
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN ")),
+                "{plan:?}"
+            );
+        }
+    }
+
+    /// The steps of `sql`'s query plan, as `EXPLAIN QUERY PLAN` words them.
+    fn query_plan(path: &std::path::Path, sql: &str) -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let mut rows = explain.raw_query();
+        let mut plan = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            plan.push(row.get::<_, String>("detail").unwrap());
+        }
+        plan
     }
 
     /// Messages of every kind stored before migration 9 keep their rows (and rowids, which the
@@ -363,7 +447,7 @@ mod tests {
         .execute(&mut conn)
         .await
         .unwrap();
-        migrator().run(&mut conn).await.unwrap();
+        migrator().run_to(9, &mut conn).await.unwrap();
 
         let messages: Vec<(i64, String, String, i64, i64)> = sqlx::query(
             "SELECT rowid, id, status, priority, not_before FROM messages ORDER BY rowid",

@@ -3,16 +3,26 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{codec, detail, prepared::Db};
-use crate::domain::{MessageId, MessageState, Report, fold_segments};
+use super::{charges, codec, detail, prepared::Db};
+use crate::domain::{MessageId, MessageState, Report, Status, fold_segments};
 use crate::store::{Millis, Result, StoreError};
 
-/// What folding needs of one message: its segments' reports in order, its state and dlr-url.
+/// What folding needs of one message: its segments' reports in order, its state and what a
+/// status change needs to know of it.
 pub(super) struct FoldInputs {
     /// (seq, report) per segment, by seq.
     segments: Vec<(u32, Option<Report>)>,
     state: MessageState,
-    dlr_url: Option<String>,
+    message: Announced,
+}
+
+/// What moving a message's status needs besides the report: where its callbacks go, and
+/// whether it keeps its text (`text-store` plaintext); if not, a final status forgets the
+/// segments' payloads.
+#[derive(Debug, Clone)]
+pub(super) struct Announced {
+    pub dlr_url: Option<String>,
+    pub keeps_text: bool,
 }
 
 impl FoldInputs {
@@ -21,7 +31,7 @@ impl FoldInputs {
         let mut statement = conn.prepare_cached(
             "SELECT s.seq, s.status, s.stat, s.dlr_mask, s.err,
                     m.status AS m_status, m.stat AS m_stat, m.dlr_mask AS m_dlr_mask,
-                    m.err AS m_err, m.dlr_url
+                    m.err AS m_err, m.dlr_url, m.text_store = 'plaintext' AS keeps_text
                FROM segments s JOIN messages m ON m.id = s.message_id
               WHERE s.message_id = ?
               ORDER BY s.seq",
@@ -37,6 +47,7 @@ impl FoldInputs {
             "m_dlr_mask",
             "m_err",
             "dlr_url",
+            "keeps_text",
         ];
         let mut rows = statement.query([message_id.as_str()])?;
         let mut inputs: Option<FoldInputs> = None;
@@ -49,7 +60,10 @@ impl FoldInputs {
                     inputs = Some(FoldInputs {
                         segments: vec![segment],
                         state: codec::message_state_in(row, MESSAGE_REPORT)?,
-                        dlr_url: row.get("dlr_url")?,
+                        message: Announced {
+                            dlr_url: row.get("dlr_url")?,
+                            keeps_text: row.get("keeps_text")?,
+                        },
                     })
                 }
             }
@@ -57,12 +71,34 @@ impl FoldInputs {
         Ok(inputs)
     }
 
+    /// From what the caller already read: every segment of the message, by seq.
+    pub(super) fn new(
+        segments: Vec<(u32, Option<Report>)>,
+        state: MessageState,
+        message: Announced,
+    ) -> Self {
+        Self {
+            segments,
+            state,
+            message,
+        }
+    }
+
     pub(super) fn has_segment(&self, seq: u32) -> bool {
         self.segments.iter().any(|(s, _)| *s == seq)
     }
+
+    /// Segment `seq` now has `report` (it was just written to its row).
+    pub(super) fn set_report(&mut self, seq: u32, report: Report) {
+        if let Some((_, r)) = self.segments.iter_mut().find(|(s, _)| *s == seq) {
+            *r = Some(report);
+        }
+    }
 }
 
-const MESSAGE_REPORT: codec::ReportColumns = ["m_status", "m_stat", "m_dlr_mask", "m_err"];
+/// The message's report columns, as joins with segments name them.
+pub(super) const MESSAGE_REPORT: codec::ReportColumns =
+    ["m_status", "m_stat", "m_dlr_mask", "m_err"];
 
 /// Appends one line to a message's history.
 pub(super) fn record_event(
@@ -123,11 +159,11 @@ pub(super) fn announce(
 fn change_status(
     conn: &Db<'_>,
     message_id: &MessageId,
-    dlr_url: Option<&str>,
+    message: &Announced,
     report: &Report,
     at: Millis,
 ) -> Result<()> {
-    announce(conn, message_id, dlr_url, report, at)?;
+    announce(conn, message_id, message.dlr_url.as_deref(), report, at)?;
     let (status, stat, dlr_mask, err) = codec::report_columns(report);
     conn.prepare_cached(
         "UPDATE messages SET status = ?, stat = ?, dlr_mask = ?, err = ?, updated_at = ?
@@ -141,6 +177,16 @@ fn change_status(
         at,
         message_id.as_str()
     ])?;
+    // The rules of a final status (until migration 0010, triggers; see there). `apply` never
+    // moves a final message, so each runs once per message.
+    if report.status.is_final() && !message.keeps_text {
+        // The segments' payloads are the last copy of a text that is not to be kept.
+        conn.prepare_cached("UPDATE segments SET payload = x'' WHERE message_id = ?")?
+            .execute([message_id.as_str()])?;
+    }
+    if report.status == Status::Rejected {
+        charges::refund(conn, message_id, at)?;
+    }
     Ok(())
 }
 
@@ -153,45 +199,54 @@ pub(super) fn apply_report(
     at: Millis,
 ) -> Result<bool> {
     let found = conn
-        .prepare_cached("SELECT status, stat, dlr_mask, err, dlr_url FROM messages WHERE id = ?")?
+        .prepare_cached(
+            "SELECT status, stat, dlr_mask, err, dlr_url, text_store = 'plaintext' AS keeps_text
+               FROM messages WHERE id = ?",
+        )?
         .query_row([message_id.as_str()], |row| {
             Ok((
                 codec::message_state(row),
-                row.get::<_, Option<String>>("dlr_url")?,
+                Announced {
+                    dlr_url: row.get("dlr_url")?,
+                    keeps_text: row.get("keeps_text")?,
+                },
             ))
         })
         .optional()?;
-    let (current, dlr_url) = found.ok_or(StoreError::NotFound)?;
+    let (current, message) = found.ok_or(StoreError::NotFound)?;
     let Some(notice) = current?.apply(report).notify else {
         return Ok(false);
     };
-    change_status(conn, message_id, dlr_url.as_deref(), &notice, at)?;
+    change_status(conn, message_id, &message, &notice, at)?;
     Ok(true)
 }
 
 /// Recomputes the message's report from its segments' reports (multipart rule) and applies it.
 pub(super) fn refold(conn: &Db<'_>, message_id: &MessageId, at: Millis) -> Result<bool> {
-    let inputs = FoldInputs::read(conn, message_id)?.ok_or(StoreError::NotFound)?;
-    settle(conn, message_id, &inputs, at)
+    let mut inputs = FoldInputs::read(conn, message_id)?.ok_or(StoreError::NotFound)?;
+    settle(conn, message_id, &mut inputs, at)
 }
 
-/// Folds the segment reports in `inputs` into the message's report and applies it. Folding
-/// again after nothing changed changes nothing, so callers may settle after any segment change,
-/// including one that was refused as late.
+/// Folds the segment reports in `inputs` into the message's report and applies it; `inputs`
+/// then holds the message's new state, so a caller that changes another segment can settle
+/// again without reading. Folding again after nothing changed changes nothing, so callers may
+/// settle after any segment change, including one that was refused as late.
 pub(super) fn settle(
     conn: &Db<'_>,
     message_id: &MessageId,
-    inputs: &FoldInputs,
+    inputs: &mut FoldInputs,
     at: Millis,
 ) -> Result<bool> {
     let reports = inputs.segments.iter().map(|(_, r)| *r).collect::<Vec<_>>();
     let Some(report) = fold_segments(&reports) else {
         return Ok(false);
     };
-    let Some(notice) = inputs.state.apply(report).notify else {
+    let transition = inputs.state.apply(report);
+    let Some(notice) = transition.notify else {
         return Ok(false);
     };
-    change_status(conn, message_id, inputs.dlr_url.as_deref(), &notice, at)?;
+    change_status(conn, message_id, &inputs.message, &notice, at)?;
+    inputs.state = transition.state;
     Ok(true)
 }
 

@@ -162,10 +162,10 @@ fn record_accepted(conn: &Db<'_>, result: &SubmitResult, carrier_message_id: &st
     let keys = IdKeys::of(carrier_message_id);
     mark_accepted(conn, result, carrier_message_id, &keys)?;
     let inputs = state::FoldInputs::read(conn, &result.message_id)?;
-    let Some(inputs) = inputs.filter(|i| i.has_segment(result.segment)) else {
+    let Some(mut inputs) = inputs.filter(|i| i.has_segment(result.segment)) else {
         return Err(StoreError::NotFound);
     };
-    state::settle(conn, &result.message_id, &inputs, result.at)?;
+    state::settle(conn, &result.message_id, &mut inputs, result.at)?;
     receipts::apply_pending(
         conn,
         &result.message_id,
