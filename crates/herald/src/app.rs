@@ -157,8 +157,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningApp> {
             intake.clone(),
         )),
     ];
-    let mut callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks)
-        .context("building the callback HTTP client")?;
+    let mut callbacks = CallbackWorker::from_config(store.clone(), &config.callbacks);
     callbacks.metrics = metrics.clone();
     let callbacks = tokio::spawn(callbacks.run(wakers.callbacks.clone(), links.clone()));
 

@@ -12,8 +12,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper_util::client::legacy::connect::dns::Name;
 use ipnet::IpNet;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// A callback target the guard refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,13 +160,20 @@ impl GuardedResolver {
     }
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
+/// The resolver of the callback client's connector (`client.rs`): every name it connects to
+/// is resolved here.
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Refused;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Refused>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Refused>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move {
-            let addrs = this.resolve_checked(name.as_str()).await?;
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
+        Box::pin(async move { Ok(this.resolve_checked(name.as_str()).await?.into_iter()) })
     }
 }
 

@@ -36,12 +36,14 @@ use crate::store::{
     CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext, Millis, SharedStore, StoreError,
 };
 
+pub mod client;
 pub mod guard;
 pub mod policy;
 pub mod signature;
 pub mod url;
 pub mod webhook;
 
+pub use client::CallbackClient;
 pub use guard::{AddressPolicy, GuardedResolver};
 pub use policy::RetryPolicy;
 pub use url::callback_url;
@@ -54,23 +56,9 @@ const POLL: Duration = Duration::from_secs(1);
 /// another worker (a submission) must not make this one spin.
 const MIN_PAUSE: Duration = Duration::from_millis(20);
 
-/// The HTTP client callbacks are sent with: guarded resolver, no redirects, no proxy.
-pub fn guarded_client(
-    policy: AddressPolicy,
-    timeout: Duration,
-) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(GuardedResolver::new(policy)))
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
 pub struct CallbackWorker {
     pub store: SharedStore,
-    pub client: reqwest::Client,
+    pub client: CallbackClient,
     pub policy: RetryPolicy,
     /// Callbacks in flight at once (and claimed per step).
     pub concurrency: usize,
@@ -93,18 +81,18 @@ struct Delivery {
 }
 
 impl CallbackWorker {
-    pub fn from_config(store: SharedStore, config: &CallbacksConfig) -> reqwest::Result<Self> {
+    pub fn from_config(store: SharedStore, config: &CallbacksConfig) -> Self {
         let addresses = AddressPolicy::new(config.allow_networks.clone());
         let timeout = Duration::from_secs(config.timeout_secs);
-        Ok(Self {
+        Self {
             store,
-            client: guarded_client(addresses.clone(), timeout)?,
+            client: CallbackClient::new(addresses.clone(), timeout),
             policy: RetryPolicy::new(config.schedule.clone()),
             concurrency: config.concurrency.max(1),
             addresses,
             lease: timeout * 2 + Duration::from_secs(5),
             metrics: Arc::new(Metrics::new(Vec::new())),
-        })
+        }
     }
 
     /// Claims the callbacks due at `now`, delivers them concurrently and records each attempt.
@@ -204,26 +192,32 @@ impl CallbackWorker {
             };
         }
         let request = match &job.webhook {
-            None => self.client.get(url.clone()),
+            None => self.client.get(url.as_str()),
             Some(webhook) => {
                 let body = webhook::body(&job.message_id, &job.report, webhook);
-                let mut request = self
-                    .client
-                    .post(url.clone())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json");
-                for (name, value) in webhook::headers(&webhook.secret, &webhook.id, now, &body) {
-                    request = request.header(name, value);
-                }
-                request.body(body)
+                let headers = webhook::headers(&webhook.secret, &webhook.id, now, &body);
+                self.client.post_json(url.as_str(), headers, body)
             }
         };
-        let result = request.send().await;
-        let (http_status, error) = match result {
-            Ok(response) => (Some(response.status().as_u16()), None),
-            Err(e) => (None, Some(error_chain(&e))),
+        let request = match request {
+            Ok(request) => request,
+            // A URL the WHATWG parser took but `http` cannot send: it never will.
+            Err(e) => {
+                return Delivery {
+                    url: url.into(),
+                    http_status: None,
+                    error: Some(format!("invalid callback URL: {e}")),
+                    duration_ms: 0,
+                    hopeless: true,
+                };
+            }
+        };
+        let (http_status, error) = match self.client.send(request).await {
+            Ok(status) => (Some(status), None),
+            Err(e) => (None, Some(e)),
         };
         Delivery {
-            url: url.to_string(),
+            url: url.into(),
             http_status,
             error,
             duration_ms: elapsed(),
@@ -306,7 +300,7 @@ fn acknowledges(job: &CallbackJob, http_status: u16) -> bool {
 
 /// An error with its causes ("error sending request: ... : callback host x resolves to ..."), so
 /// the recorded attempt says why, not just that it failed.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -72,8 +72,8 @@ fn worker(
             .collect(),
         concurrency: 8,
     };
-    let mut w = CallbackWorker::from_config(store.clone(), &config).unwrap();
-    w.client = guarded_client(w.addresses.clone(), timeout).unwrap();
+    let mut w = CallbackWorker::from_config(store.clone(), &config);
+    w.client = CallbackClient::new(w.addresses.clone(), timeout);
     w
 }
 
@@ -219,8 +219,31 @@ async fn a_receiver_slower_than_the_timeout_counts_as_a_failed_attempt() {
     w.step(NOW).await.unwrap();
     let a = &store.attempts()[0];
     assert_eq!(a.http_status, None);
-    assert!(a.error.is_some());
+    let error = a.error.as_deref().unwrap();
+    assert!(error.contains("no answer within 200 ms"), "{error}");
     assert!(matches!(a.next, CallbackNext::RetryAt(_)));
+}
+
+/// An `https` dlr-url is spoken to over TLS: a plain-HTTP receiver behind it answers the TLS
+/// handshake with an HTTP error page, so the attempt fails before any request is made.
+#[tokio::test]
+async fn an_https_url_is_requested_over_tls() {
+    let (receiver, url) = Receiver::start(&[200], Duration::ZERO).await;
+    let store = Arc::new(MemoryStore::default());
+    let url = url.replace("http://", "https://");
+    store.push_callback(id(), &url, Report::accepted_by_carrier(), NOW);
+    let w = worker(&store, LOOPBACK, &[10_000], Duration::from_secs(1));
+    w.step(NOW).await.unwrap();
+    let a = &store.attempts()[0];
+    assert_eq!(a.http_status, None);
+    let error = a.error.as_deref().unwrap();
+    // rustls's words for a handshake answered with plain text.
+    assert!(
+        error.contains("(Connect)") && error.contains("corrupt message"),
+        "{error}"
+    );
+    assert!(matches!(a.next, CallbackNext::RetryAt(_)));
+    assert!(receiver.queries().is_empty());
 }
 
 #[tokio::test]
