@@ -138,10 +138,9 @@ struct Candidate {
     seq: u32,
     submitted_at: Option<Millis>,
     cid_exact: Option<String>,
-    keeps_text: bool,
     report: Option<Report>,
     message: MessageState,
-    dlr_url: Option<String>,
+    announced: state::Announced,
     segment_count: u32,
 }
 
@@ -172,10 +171,9 @@ impl Candidate {
             seq: row.get("seq")?,
             submitted_at: row.get("submitted_at")?,
             cid_exact: row.get("cid_exact")?,
-            keeps_text: row.get("keeps_text")?,
             report: codec::report(row)?,
             message: codec::message_state_in(row, state::MESSAGE_REPORT)?,
-            dlr_url: row.get("dlr_url")?,
+            announced: state::Announced::read(row)?,
             segment_count: row.get("segment_count")?,
         })
     }
@@ -246,17 +244,13 @@ fn find_submission(conn: &Db<'_>, carrier: &str, keys: &IdKeys) -> Result<Option
             .collect();
         parts.sort_unstable_by_key(|(seq, _)| *seq);
         let fold = (usize::try_from(newest.segment_count) == Ok(parts.len())).then(|| {
-            let message = state::Announced {
-                dlr_url: newest.dlr_url.clone(),
-                keeps_text: newest.keeps_text,
-            };
-            state::FoldInputs::new(parts.clone(), newest.message, message)
+            state::FoldInputs::new(parts.clone(), newest.message, newest.announced.clone())
         });
         return Ok(Some(Matched {
             message_id: codec::message_id(&newest.message_id)?,
             segments: parts.into_iter().map(|(seq, _)| seq).collect(),
             matched_by: MatchedBy::ranked(rank as i64),
-            keeps_text: newest.keeps_text,
+            keeps_text: newest.announced.keeps_text,
             fold,
         }));
     }

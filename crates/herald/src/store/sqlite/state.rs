@@ -25,6 +25,16 @@ pub(super) struct Announced {
     pub keeps_text: bool,
 }
 
+impl Announced {
+    /// From a row that selects the message's `dlr_url` and `keeps_text` under those names.
+    pub(super) fn read(row: &codec::Named<'_, '_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            dlr_url: row.get("dlr_url")?,
+            keeps_text: row.get("keeps_text")?,
+        })
+    }
+}
+
 impl FoldInputs {
     /// Reads them; None when the message has no segments (or does not exist).
     pub(super) fn read(conn: &Db<'_>, message_id: &MessageId) -> Result<Option<Self>> {
@@ -60,10 +70,7 @@ impl FoldInputs {
                     inputs = Some(FoldInputs {
                         segments: vec![segment],
                         state: codec::message_state_in(row, MESSAGE_REPORT)?,
-                        message: Announced {
-                            dlr_url: row.get("dlr_url")?,
-                            keeps_text: row.get("keeps_text")?,
-                        },
+                        message: Announced::read(row)?,
                     })
                 }
             }
