@@ -16,11 +16,23 @@ use crate::domain::{ErrCode, MessageId, Report};
 use crate::money::Money;
 use crate::store::{Millis, Result, SubmitJob};
 
+/// What charging a claimed message needs, read by the claim's own query (one lookup of the
+/// message and its account per claimed segment, rather than one more query per message).
+pub(super) struct Bill {
+    pub account_id: i64,
+    /// Not charged at an earlier claim.
+    pub uncharged: bool,
+    /// Per segment.
+    pub price_micros: Option<i64>,
+    /// The account's balance as the claim found it, before this claim's charges.
+    pub balance_micros: i64,
+}
+
 /// Charges the messages of `jobs` claimed for the first time; returns the jobs of the messages
 /// that could pay (or were paid for before). The others are Rejected with err 004.
 pub(super) fn charge_claimed(
     conn: &Db<'_>,
-    jobs: Vec<SubmitJob>,
+    jobs: Vec<(SubmitJob, Bill)>,
     now: Millis,
 ) -> Result<Vec<SubmitJob>> {
     // Decided in claim order, so within a claim the older message is paid first. Each message
@@ -31,13 +43,13 @@ pub(super) fn charge_claimed(
     // What this claim has charged each account so far: balances are debited once per account
     // at the end, not once per message.
     let mut spent: Vec<(i64, i64)> = Vec::new();
-    for job in &jobs {
+    for (job, bill) in &jobs {
         let id = job.message_id.as_str();
         if decided.contains(&id) {
             continue;
         }
         decided.push(id);
-        if !charge(conn, job, now, &mut spent)? {
+        if !charge(conn, job, bill, now, &mut spent)? {
             refused.push(id);
         }
     }
@@ -49,6 +61,7 @@ pub(super) fn charge_claimed(
     let refused: Vec<String> = refused.into_iter().map(str::to_owned).collect();
     Ok(jobs
         .into_iter()
+        .map(|(job, _)| job)
         .filter(|job| !refused.iter().any(|id| id == job.message_id.as_str()))
         .collect())
 }
@@ -59,29 +72,21 @@ pub(super) fn charge_claimed(
 fn charge(
     conn: &Db<'_>,
     job: &SubmitJob,
+    bill: &Bill,
     now: Millis,
     spent: &mut Vec<(i64, i64)>,
 ) -> Result<bool> {
     let id = job.message_id.as_str();
-    let uncharged = conn
-        .prepare_cached(
-            "SELECT m.account_id, m.segment_count, m.price_micros, a.balance_micros
-               FROM messages m JOIN accounts a ON a.id = m.account_id
-              WHERE m.id = ? AND m.charge_micros IS NULL",
-        )?
-        .query_row([id], |row| {
-            Ok((
-                row.get::<_, i64>("account_id")?,
-                row.get::<_, u32>("segment_count")?,
-                row.get::<_, Option<i64>>("price_micros")?,
-                row.get::<_, i64>("balance_micros")?,
-            ))
-        })
-        .optional()?;
     // Paid for at an earlier claim.
-    let Some((account_id, segments, price, balance)) = uncharged else {
+    if !bill.uncharged {
         return Ok(true);
-    };
+    }
+    let (account_id, segments, price, balance) = (
+        bill.account_id,
+        job.segment_count,
+        bill.price_micros,
+        bill.balance_micros,
+    );
     let cost = Money::from_micros(price.unwrap_or(0))
         .times(segments)
         .ok_or_else(|| codec::corrupt(format!("the price of message {id} overflows")))?

@@ -20,8 +20,11 @@ pub(super) fn claim(
         .prepare_cached(
             "SELECT s.seq, s.data_coding, s.esm_class, s.payload, s.attempts,
                     m.carrier, m.destination, m.sender, m.valid_until, m.segment_count,
-                    s.message_id, m.status = 'scheduled' AS scheduled
+                    s.message_id, m.status = 'scheduled' AS scheduled,
+                    m.account_id, m.charge_micros IS NULL AS uncharged, m.price_micros,
+                    a.balance_micros
                FROM segments s JOIN messages m ON m.id = s.message_id
+                    JOIN accounts a ON a.id = m.account_id
               WHERE s.state = 'queued' AND s.not_before <= ?1
                 AND (s.lease_until IS NULL OR s.lease_until <= ?1)
                 AND m.carrier = ?3
@@ -33,10 +36,17 @@ pub(super) fn claim(
             |row| {
                 let columns =
                     SubmitJobColumns::read(&codec::Named::new(row, SubmitJobColumns::NAMES))?;
-                // The two columns after those `read` takes.
-                let id: String = row.get(SubmitJobColumns::NAMES.len())?;
-                let scheduled: bool = row.get(SubmitJobColumns::NAMES.len() + 1)?;
-                Ok((id, columns, scheduled))
+                // The columns after those `read` takes.
+                let after = SubmitJobColumns::NAMES.len();
+                let id: String = row.get(after)?;
+                let scheduled: bool = row.get(after + 1)?;
+                let bill = charges::Bill {
+                    account_id: row.get(after + 2)?,
+                    uncharged: row.get(after + 3)?,
+                    price_micros: row.get(after + 4)?,
+                    balance_micros: row.get(after + 5)?,
+                };
+                Ok((id, columns, scheduled, bill))
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -45,12 +55,12 @@ pub(super) fn claim(
     let mut due: Vec<MessageId> = Vec::new();
     let jobs = jobs
         .into_iter()
-        .map(|(id, columns, scheduled)| {
+        .map(|(id, columns, scheduled, bill)| {
             let job = columns.into_job(codec::message_id(&id)?);
             if scheduled && !due.contains(&job.message_id) {
                 due.push(job.message_id.clone());
             }
-            Ok(job)
+            Ok((job, bill))
         })
         .collect::<Result<Vec<_>>>()?;
 
