@@ -48,30 +48,6 @@ impl CallbackClient {
         }
     }
 
-    /// A GET of `url` (the plain-text API's callback).
-    pub fn get(&self, url: &str) -> Result<Request<Full<Bytes>>, String> {
-        request(http::Method::GET, url)
-            .body(Full::default())
-            .map_err(|e| e.to_string())
-    }
-
-    /// A POST of `body` to `url` as JSON, with `headers` (a webhook).
-    pub fn post_json(
-        &self,
-        url: &str,
-        headers: impl IntoIterator<Item = (&'static str, String)>,
-        body: Vec<u8>,
-    ) -> Result<Request<Full<Bytes>>, String> {
-        let mut builder =
-            request(http::Method::POST, url).header(header::CONTENT_TYPE, "application/json");
-        for (name, value) in headers {
-            builder = builder.header(name, value);
-        }
-        builder
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())
-    }
-
     /// Sends `request` and returns the answer's status code, or why there is none (with the
     /// causes: "client error (Connect): callback host x resolves to ..."). The answer's body is
     /// not read: it says nothing Herald acts on.
@@ -82,6 +58,30 @@ impl CallbackClient {
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
         }
     }
+}
+
+/// A GET of `url` (the plain-text API's callback), to give [`CallbackClient::send`].
+pub fn get(url: &str) -> Result<Request<Full<Bytes>>, String> {
+    request(http::Method::GET, url)
+        .body(Full::default())
+        .map_err(|e| e.to_string())
+}
+
+/// A POST of `body` to `url` as JSON, with `headers` (a webhook), to give
+/// [`CallbackClient::send`].
+pub fn post_json(
+    url: &str,
+    headers: impl IntoIterator<Item = (&'static str, String)>,
+    body: Vec<u8>,
+) -> Result<Request<Full<Bytes>>, String> {
+    let mut builder =
+        request(http::Method::POST, url).header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())
 }
 
 fn request(method: http::Method, url: &str) -> http::request::Builder {

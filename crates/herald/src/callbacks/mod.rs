@@ -80,6 +80,19 @@ struct Delivery {
     hopeless: bool,
 }
 
+impl Delivery {
+    /// An attempt that ended before any request was sent; `hopeless` when it never can be.
+    fn not_sent(url: String, error: String, hopeless: bool) -> Self {
+        Self {
+            url,
+            http_status: None,
+            error: Some(error),
+            duration_ms: 0,
+            hopeless,
+        }
+    }
+}
+
 impl CallbackWorker {
     pub fn from_config(store: SharedStore, config: &CallbacksConfig) -> Self {
         let addresses = AddressPolicy::new(config.allow_networks.clone());
@@ -171,45 +184,26 @@ impl CallbackWorker {
         };
         let url = match url {
             Ok(url) => url,
-            Err(e) => {
-                return Delivery {
-                    url: job.url.clone(),
-                    http_status: None,
-                    error: Some(e.to_string()),
-                    duration_ms: 0,
-                    hopeless: true,
-                };
-            }
+            Err(e) => return Delivery::not_sent(job.url.clone(), e.to_string(), true),
         };
         let host = url.host_str().unwrap_or_default();
         if let Err(refused) = guard::check_literal_host(host, &self.addresses) {
-            return Delivery {
-                url: url.to_string(),
-                http_status: None,
-                error: Some(refused.to_string()),
-                duration_ms: 0,
-                hopeless: false,
-            };
+            return Delivery::not_sent(url.into(), refused.to_string(), false);
         }
         let request = match &job.webhook {
-            None => self.client.get(url.as_str()),
+            None => client::get(url.as_str()),
             Some(webhook) => {
                 let body = webhook::body(&job.message_id, &job.report, webhook);
                 let headers = webhook::headers(&webhook.secret, &webhook.id, now, &body);
-                self.client.post_json(url.as_str(), headers, body)
+                client::post_json(url.as_str(), headers, body)
             }
         };
         let request = match request {
             Ok(request) => request,
             // A URL the WHATWG parser took but `http` cannot send: it never will.
             Err(e) => {
-                return Delivery {
-                    url: url.into(),
-                    http_status: None,
-                    error: Some(format!("invalid callback URL: {e}")),
-                    duration_ms: 0,
-                    hopeless: true,
-                };
+                let error = format!("invalid callback URL: {e}");
+                return Delivery::not_sent(url.into(), error, true);
             }
         };
         let (http_status, error) = match self.client.send(request).await {
@@ -298,8 +292,8 @@ fn acknowledges(job: &CallbackJob, http_status: u16) -> bool {
     }
 }
 
-/// An error with its causes ("error sending request: ... : callback host x resolves to ..."), so
-/// the recorded attempt says why, not just that it failed.
+/// An error with its causes ("client error (Connect): callback host x resolves to ..."), so the
+/// recorded attempt says why, not just that it failed.
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();

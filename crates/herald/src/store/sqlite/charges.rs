@@ -81,14 +81,9 @@ fn charge(
     if !bill.uncharged {
         return Ok(true);
     }
-    let (account_id, segments, price, balance) = (
-        bill.account_id,
-        job.segment_count,
-        bill.price_micros,
-        bill.balance_micros,
-    );
-    let cost = Money::from_micros(price.unwrap_or(0))
-        .times(segments)
+    let (account_id, balance) = (bill.account_id, bill.balance_micros);
+    let cost = Money::from_micros(bill.price_micros.unwrap_or(0))
+        .times(job.segment_count)
         .ok_or_else(|| codec::corrupt(format!("the price of message {id} overflows")))?
         .micros();
 
