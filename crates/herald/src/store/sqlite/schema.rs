@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rules in the writer",
         include_str!("../../../migrations/0010_rules_in_the_writer.sql"),
     ),
+    (
+        11,
+        "outbox rowid",
+        include_str!("../../../migrations/0011_outbox_rowid.sql"),
+    ),
 ];
 
 /// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
@@ -213,6 +218,98 @@ mod tests {
                 .await
                 .unwrap();
         assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
+    }
+
+    /// Receipts and callbacks written before migration 11 keep their ids, their links and their
+    /// indexes; new rows follow the largest id, and no table of either is AUTOINCREMENT.
+    #[tokio::test]
+    async fn migration_11_keeps_receipts_and_callbacks_and_their_order_without_autoincrement() {
+        let (_dir, mut conn) = database_file().await;
+        migrator().run_to(10, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO accounts (id, username, password_hash, balance, senders, balance_micros)
+             VALUES (1, 'shop', 'x', '1.00', '[]', 0);
+             INSERT INTO messages (id, account_id, destination, sender, text, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at)
+             VALUES ('m', 1, '372555', 'Shop', 'hi', 'sent', 1, 0, 0, 0, 5);
+             INSERT INTO receipts (id, carrier, carrier_message_id, cid_exact, outcome, raw_text,
+                                   tlvs, received_at, message_id, segment)
+             VALUES (4, 'sim', 'A1', 'a1', 'matched', 'id:A1', '[]', 1, 'm', 0),
+                    (6, 'sim', 'B2', 'b2', 'pending', 'id:B2', '[]', 2, NULL, NULL);
+             INSERT INTO callbacks (id, message_id, url, status, stat, dlr_mask, err, state,
+                                    attempts, due_at, created_at)
+             VALUES (3, 'm', 'http://x/', 'sent', 'ACCEPTD', 8, 0, 'done', 1, 1, 1),
+                    (5, 'm', 'http://x/', 'delivered', 'DELIVRD', 1, 0, 'pending', 0, 2, 2);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrator().run(&mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, outcome, raw_text,
+                                   tlvs, received_at)
+             VALUES ('sim', 'C3', 'c3', 'pending', 'id:C3', '[]', 3);
+             INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state, due_at,
+                                    created_at)
+             VALUES ('m', 'http://x/', 'failed', 'UNDELIV', 2, 1, 'pending', 3, 3);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+        let receipts: Vec<(i64, Option<String>)> =
+            sqlx::query_as("SELECT id, message_id FROM receipts ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(
+            receipts,
+            [(4, Some("m".to_owned())), (6, None), (7, None)]
+        );
+        let callbacks: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, state FROM callbacks ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let states = |v: &[(i64, &str)]| -> Vec<(i64, String)> {
+            v.iter().map(|(i, s)| (*i, (*s).to_owned())).collect()
+        };
+        assert_eq!(
+            callbacks,
+            states(&[(3, "done"), (5, "pending"), (6, "pending")])
+        );
+        // The pending ones are found through their partial indexes, as before.
+        let pending = int(
+            &mut conn,
+            "SELECT count(*) FROM callbacks INDEXED BY callbacks_pending_by_message
+              WHERE state = 'pending' AND message_id = 'm'",
+        )
+        .await;
+        assert_eq!(pending, 2);
+        let unmatched = int(
+            &mut conn,
+            "SELECT count(*) FROM receipts INDEXED BY receipts_pending_by_cid_exact
+              WHERE message_id IS NULL AND carrier = 'sim'",
+        )
+        .await;
+        assert_eq!(unmatched, 2);
+        let autoincrement = int(
+            &mut conn,
+            "SELECT count(*) FROM sqlite_schema
+              WHERE name IN ('receipts', 'callbacks') AND sql LIKE '%AUTOINCREMENT%'",
+        )
+        .await;
+        assert_eq!(autoincrement, 0);
+        let indexes = int(
+            &mut conn,
+            "SELECT count(*) FROM sqlite_schema
+              WHERE type = 'index' AND tbl_name IN ('receipts', 'callbacks')",
+        )
+        .await;
+        assert_eq!(indexes, 6);
+        let violations = int(&mut conn, "SELECT count(*) FROM pragma_foreign_key_check").await;
+        assert_eq!(violations, 0);
     }
 
     /// The one integer `sql` selects.
