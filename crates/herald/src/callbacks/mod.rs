@@ -247,11 +247,14 @@ impl CallbackWorker {
                             .try_acquire_owned()
                             .expect("claimed no more than the free slots");
                         let (this, freed) = (this.clone(), freed.clone());
-                        tokio::spawn(async move {
+                        let attempt = async move {
                             this.attempt(job, now).await;
                             drop(permit);
                             freed.notify_one();
-                        });
+                        };
+                        // Boxed (~1.8 KB otherwise moved by value), as the pipeline's
+                        // per-message tasks are (see `pipeline::Submitter::run`).
+                        tokio::spawn(Box::pin(attempt));
                     }
                     if claimed == free {
                         // Every slot was filled: more may be waiting as soon as one frees.
