@@ -25,12 +25,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use bytes::Bytes;
+use herald::config::Config;
+use herald::domain::MessageId;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use herald::config::Config;
-use herald::domain::MessageId;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 

@@ -143,12 +143,39 @@ struct Json {
     changed_at: Millis,
 }
 
-pub(super) fn record_attempt(conn: &Db<'_>, attempt: &CallbackAttempt) -> Result<()> {
-    let (next, state, retry_at) = match attempt.next {
+/// The callback row's new state, the attempt's `next` word and when it is due again.
+fn outcome(attempt: &CallbackAttempt) -> (&'static str, &'static str, Option<Millis>) {
+    match attempt.next {
         CallbackNext::Done => ("done", "done", None),
         CallbackNext::RetryAt(at) => ("retry", "pending", Some(at)),
         CallbackNext::Exhausted => ("exhausted", "exhausted", None),
-    };
+    }
+}
+
+/// The history line of `attempt`, as JSON. It carries the status the callback told, and how
+/// it was told, as the claim handed them out (the callback row and its message are not read
+/// again), so it is written before the attempt reaches the writer thread.
+pub(super) fn attempt_detail(attempt: &CallbackAttempt) -> Result<String> {
+    let (next, _, retry_at) = outcome(attempt);
+    let job = &attempt.job;
+    state::detail_json(&detail::CallbackAttempt {
+        callback_id: job.id,
+        duration_ms: attempt.duration_ms,
+        error: attempt.error.as_deref(),
+        format: job.format.as_str(),
+        http_status: attempt.http_status,
+        next,
+        retry_at,
+        status: job.told.as_str(),
+        url: &attempt.url,
+        webhook_id: (job.format == CallbackFormat::Json)
+            .then(|| webhook_id(&job.message_id, job.id)),
+    })
+}
+
+/// Records `attempt`, whose history line `detail` is (from [`attempt_detail`]).
+pub(super) fn record_attempt(conn: &Db<'_>, attempt: &CallbackAttempt, detail: &str) -> Result<()> {
+    let (_, state, retry_at) = outcome(attempt);
     let job = &attempt.job;
     // Only a pending callback moves: a straggling attempt whose lease had run out must not
     // revive one already delivered or given up.
@@ -170,22 +197,7 @@ pub(super) fn record_attempt(conn: &Db<'_>, attempt: &CallbackAttempt) -> Result
     {
         return Err(StoreError::NotFound);
     }
-    // The event carries the status the callback told, and how it was told, as the claim
-    // handed them out (the callback row and its message are not read again).
-    let detail = detail::CallbackAttempt {
-        callback_id: job.id,
-        duration_ms: attempt.duration_ms,
-        error: attempt.error.as_deref(),
-        format: job.format.as_str(),
-        http_status: attempt.http_status,
-        next,
-        retry_at,
-        status: job.told.as_str(),
-        url: &attempt.url,
-        webhook_id: (job.format == CallbackFormat::Json)
-            .then(|| webhook_id(&job.message_id, job.id)),
-    };
-    state::record_event(conn, &job.message_id, attempt.at, "callback", None, &detail)?;
+    state::record_event_json(conn, &job.message_id, attempt.at, "callback", None, detail)?;
     Ok(())
 }
 

@@ -236,8 +236,10 @@ impl Store for SqliteStore {
     }
 
     async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()> {
+        // Its history line is written here, not on the writer thread every write waits for.
+        let detail = callbacks::attempt_detail(&attempt)?;
         self.writer
-            .run(move |conn| callbacks::record_attempt(conn, &attempt))
+            .run(move |conn| callbacks::record_attempt(conn, &attempt, &detail))
             .await
     }
 

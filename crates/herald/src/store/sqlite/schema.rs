@@ -263,10 +263,7 @@ mod tests {
                 .fetch_all(&mut conn)
                 .await
                 .unwrap();
-        assert_eq!(
-            receipts,
-            [(4, Some("m".to_owned())), (6, None), (7, None)]
-        );
+        assert_eq!(receipts, [(4, Some("m".to_owned())), (6, None), (7, None)]);
         let callbacks: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, state FROM callbacks ORDER BY id")
                 .fetch_all(&mut conn)

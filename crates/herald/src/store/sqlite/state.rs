@@ -116,8 +116,24 @@ pub(super) fn record_event(
     segment: Option<u32>,
     detail: &impl serde::Serialize,
 ) -> Result<()> {
-    let detail = serde_json::to_string(detail)
-        .map_err(|e| codec::corrupt(format!("history detail: {e}")))?;
+    record_event_json(conn, message_id, at, kind, segment, &detail_json(detail)?)
+}
+
+/// A history line's detail as the events table stores it.
+pub(super) fn detail_json(detail: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(detail).map_err(|e| codec::corrupt(format!("history detail: {e}")))
+}
+
+/// [`record_event`] with the detail already written as JSON ([`detail_json`]): a caller that
+/// can, writes it before handing its work to the writer thread.
+pub(super) fn record_event_json(
+    conn: &Db<'_>,
+    message_id: &MessageId,
+    at: Millis,
+    kind: &str,
+    segment: Option<u32>,
+    detail: &str,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO events (message_id, at, kind, segment, detail) VALUES (?, ?, ?, ?, ?)",
     )?
