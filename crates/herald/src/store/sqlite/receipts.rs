@@ -37,22 +37,47 @@ impl MatchedBy {
     }
 }
 
-pub(super) fn record(conn: &Db<'_>, receipt: &ReceiptRecord) -> Result<ReceiptMatch> {
-    let keys = IdKeys::of(&receipt.carrier_message_id);
-    let tlvs = serde_json::Value::Array(
-        receipt
-            .tlvs
-            .iter()
-            .map(|(tag, value)| serde_json::json!({ "tag": tag, "value": value }))
-            .collect(),
-    );
+/// What recording a receipt needs that depends on the receipt alone: worked out before the
+/// receipt reaches the writer thread, which every write waits for.
+pub(super) struct Prepared {
+    keys: IdKeys,
+    tlvs: serde_json::Value,
+    /// `tlvs` as the receipts table stores it (unless redaction changes them).
+    tlvs_text: String,
+}
+
+impl Prepared {
+    pub(super) fn of(receipt: &ReceiptRecord) -> Self {
+        let tlvs = serde_json::Value::Array(
+            receipt
+                .tlvs
+                .iter()
+                .map(|(tag, value)| serde_json::json!({ "tag": tag, "value": value }))
+                .collect(),
+        );
+        Self {
+            keys: IdKeys::of(&receipt.carrier_message_id),
+            tlvs_text: tlvs.to_string(),
+            tlvs,
+        }
+    }
+}
+
+pub(super) fn record(
+    conn: &Db<'_>,
+    receipt: &ReceiptRecord,
+    prepared: &Prepared,
+) -> Result<ReceiptMatch> {
+    let keys = &prepared.keys;
     // Matched before it is stored, so a matched receipt is written once, already linked,
     // and never passes through the pending indexes.
-    let matched = find_submission(conn, &receipt.carrier, &keys)?;
-    let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), tlvs);
+    let matched = find_submission(conn, &receipt.carrier, keys)?;
+    let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), prepared.tlvs.clone());
+    let mut tlvs_text = None;
     if let Some(matched) = &matched
         && let Some((text, kept)) = redaction::redacted(matched.keeps_text, &raw_text, &tlvs)
     {
+        tlvs_text = Some(kept.to_string());
         (raw_text, tlvs) = (text, kept);
     }
     // The new row's id from `last_insert_rowid`: `RETURNING` would make SQLite collect the
@@ -73,7 +98,7 @@ pub(super) fn record(conn: &Db<'_>, receipt: &ReceiptRecord) -> Result<ReceiptMa
         receipt.stat_word,
         receipt.carrier_err,
         raw_text,
-        tlvs.to_string(),
+        tlvs_text.as_deref().unwrap_or(&prepared.tlvs_text),
         receipt.received_at,
         matched.as_ref().map(|m| m.message_id.as_str()),
         matched.as_ref().and_then(|m| m.segments.first()),
