@@ -206,9 +206,9 @@ impl Store for SqliteStore {
     }
 
     async fn record_receipt(&self, receipt: ReceiptRecord) -> Result<ReceiptMatch> {
-        let prepared = receipts::Prepared::of(&receipt);
+        let precomputed = receipts::Precomputed::of(&receipt);
         self.writer
-            .run(move |conn| receipts::record(conn, &receipt, &prepared))
+            .run(move |conn| receipts::record(conn, &receipt, &precomputed))
             .await
     }
 

@@ -39,14 +39,14 @@ impl MatchedBy {
 
 /// What recording a receipt needs that depends on the receipt alone: worked out before the
 /// receipt reaches the writer thread, which every write waits for.
-pub(super) struct Prepared {
+pub(super) struct Precomputed {
     keys: IdKeys,
     tlvs: serde_json::Value,
     /// `tlvs` as the receipts table stores it (unless redaction changes them).
     tlvs_text: String,
 }
 
-impl Prepared {
+impl Precomputed {
     pub(super) fn of(receipt: &ReceiptRecord) -> Self {
         let tlvs = serde_json::Value::Array(
             receipt
@@ -66,13 +66,13 @@ impl Prepared {
 pub(super) fn record(
     conn: &Db<'_>,
     receipt: &ReceiptRecord,
-    prepared: &Prepared,
+    precomputed: &Precomputed,
 ) -> Result<ReceiptMatch> {
-    let keys = &prepared.keys;
+    let keys = &precomputed.keys;
     // Matched before it is stored, so a matched receipt is written once, already linked,
     // and never passes through the pending indexes.
     let matched = find_submission(conn, &receipt.carrier, keys)?;
-    let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), prepared.tlvs.clone());
+    let (mut raw_text, mut tlvs) = (receipt.raw_text.clone(), precomputed.tlvs.clone());
     let mut tlvs_text = None;
     if let Some(matched) = &matched
         && let Some((text, kept)) = redaction::redacted(matched.keeps_text, &raw_text, &tlvs)
@@ -98,7 +98,7 @@ pub(super) fn record(
         receipt.stat_word,
         receipt.carrier_err,
         raw_text,
-        tlvs_text.as_deref().unwrap_or(&prepared.tlvs_text),
+        tlvs_text.as_deref().unwrap_or(&precomputed.tlvs_text),
         receipt.received_at,
         matched.as_ref().map(|m| m.message_id.as_str()),
         matched.as_ref().and_then(|m| m.segments.first()),
