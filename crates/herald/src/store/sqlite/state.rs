@@ -227,13 +227,10 @@ pub(super) fn apply_report(
                FROM messages WHERE id = ?",
         )?
         .query_row([message_id.as_str()], |row| {
-            Ok((
-                codec::message_state(row),
-                Announced {
-                    dlr_url: row.get("dlr_url")?,
-                    keeps_text: row.get("keeps_text")?,
-                },
-            ))
+            const COLUMNS: &[&str] =
+                &["status", "stat", "dlr_mask", "err", "dlr_url", "keeps_text"];
+            let row = &codec::Named::new(row, COLUMNS);
+            Ok((codec::message_state(row), Announced::read(row)?))
         })
         .optional()?;
     let (current, message) = found.ok_or(StoreError::NotFound)?;
