@@ -133,9 +133,14 @@ fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
          -- Savepoint and statement journals stay in memory: a temp file per savepoint cost a
          -- pwrite each. Durability is the WAL's job.
          PRAGMA temp_store = MEMORY;
-         -- 16 MiB of page cache (negative: KiB): the hot indexes stay in memory; more cost
-         -- RSS (64 MiB measured 58 MB more with 100,000 messages in flight) for no clear gain.
-         PRAGMA cache_size = -16384;
+         -- 4 MiB of page cache (negative: KiB). Bigger costs CPU, not only memory: when a
+         -- commit's B-tree balancing renumbered pages, SQLite parks a page at the number of
+         -- the page holding byte 1 GiB, and the commit then scans the whole page cache to
+         -- drop pages past the file's end. While the file is under 1 GiB that is a scan in
+         -- time proportional to the cache on many commits: with 16 MiB it was the writer's
+         -- top function in profiles; with 4 MiB the writer's CPU per message fell ~10 %
+         -- (README, Benchmarks).
+         PRAGMA cache_size = -4096;
          -- Checkpoint every ~40 MiB of WAL rather than 4: a page rewritten by many commits in
          -- between is copied back to the database file (and fsynced) once.
          PRAGMA wal_autocheckpoint = 10000;",
