@@ -741,6 +741,12 @@ async fn concurrent_accepts_are_all_committed_in_shared_batches() {
         "{commits} commits for 2000 accepts: no batching"
     );
     assert!(stats.largest_batch > 1);
+    // Every commit was synced before its callers heard of it, some syncs covering several.
+    let syncs = stats.syncs - before.syncs;
+    assert!(
+        (1..=commits).contains(&syncs),
+        "{syncs} log syncs for {commits} commits"
+    );
 }
 
 #[tokio::test]

@@ -1,15 +1,17 @@
 //! SQLite backend of the [`super::Store`] trait.
 //!
 //! Writes go through one writer thread that owns the only write connection and commits whatever
-//! is waiting in one transaction (see [`writer`]): with `synchronous=FULL` every commit is an
-//! fsync, and sharing it is what makes durable acceptance fast. Claims are writes too, so two
+//! is waiting in one transaction (see [`writer`]): every commit needs an fsync of the log, and
+//! sharing it is what makes durable acceptance fast; that fsync runs on a thread of its own,
+//! which answers the callers once their commit is on disk ([`wal_sync`]). Claims are writes too, so two
 //! workers never lease the same job. The writer calls SQLite directly through rusqlite: sqlx runs
 //! each connection on a worker thread of its own and every statement was a round trip to it,
 //! which cost more than the statements. Reads and migrations use sqlx: a small read-only pool;
 //! in WAL mode reads never wait for the writer.
 //!
 //! # Layout
-//! - `writer`: the group-commit thread. `failure`: its errors as `StoreError::Database`.
+//! - `writer`: the group-commit thread. `wal_sync`: the log's fsync and the answers after it.
+//!   `failure`: the writer's errors as `StoreError::Database`.
 //! - `messages`: acceptance and expiry. `submissions`, `receipts`, `callbacks`: the three flows.
 //!   `joint`: submissions that carry all segments of a message in one `submit_sm`.
 //!   `redaction`: receipts of messages whose text is not kept lose the text they repeat.
@@ -38,6 +40,7 @@ mod rules;
 mod schema;
 mod state;
 mod submissions;
+mod wal_sync;
 mod writer;
 
 use std::str::FromStr;
@@ -86,7 +89,7 @@ impl SqliteStore {
         schema::migrator().run(&mut migrate).await?;
         migrate.close().await?;
         let path = options.get_filename().to_owned();
-        let write = tokio::task::spawn_blocking(move || open_writer(&path))
+        let (write, durability) = tokio::task::spawn_blocking(move || open_writer(&path))
             .await
             .map_err(|e| StoreError::Database(sqlx::Error::Io(std::io::Error::other(e))))??;
         // Opened after the file is in WAL mode (a persistent setting).
@@ -95,7 +98,8 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         Ok(SqliteStore {
-            writer: Writer::start(write).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
+            writer: Writer::start(write, durability)
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
             reads,
             duplicates: DuplicatePolicy::default(),
         })
@@ -113,8 +117,9 @@ impl SqliteStore {
     }
 }
 
-/// The writer's connection, with the settings every write relies on.
-fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
+/// The writer's connection, with the settings every write relies on, and how its commits are
+/// made durable.
+fn open_writer(path: &std::path::Path) -> Result<(rusqlite::Connection, wal_sync::Durability)> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Plans never depend on bound values: otherwise a statement whose plan read a parameter
@@ -125,10 +130,8 @@ fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
         true,
     )?;
     conn.execute_batch(
-        // WAL: set by the migration connection already; FULL: a commit is on disk before
-        // `accept` returns, "accepted" means durable.
+        // WAL: set by the migration connection already. `synchronous` follows below.
         "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          -- Savepoint and statement journals stay in memory: a temp file per savepoint cost a
          -- pwrite each. Durability is the WAL's job.
@@ -145,7 +148,25 @@ fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
          -- between is copied back to the database file (and fsynced) once.
          PRAGMA wal_autocheckpoint = 10000;",
     )?;
-    Ok(conn)
+    // "Accepted" means durable: no caller hears of a commit before the log holding it is on
+    // disk. The writer's own sync thread does that when the database is in WAL mode (it is,
+    // unless the file system refused); otherwise SQLite syncs inside every COMMIT.
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    // A read opens the log, creating the file if the last connection to close removed it (the
+    // migrations' did).
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+    let durability = if mode.eq_ignore_ascii_case("wal") {
+        wal_sync::WalFile::open(path)
+            .map(wal_sync::Durability::Log)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "write-ahead log not opened; SQLite syncs each commit");
+                wal_sync::Durability::InCommit
+            })
+    } else {
+        wal_sync::Durability::InCommit
+    };
+    conn.execute_batch(wal_sync::synchronous_pragma(&durability))?;
+    Ok((conn, durability))
 }
 
 #[async_trait::async_trait]
@@ -324,5 +345,32 @@ impl Store for SqliteStore {
         self.writer
             .run(move |conn| accounts::set_webhook_secret(conn, account_id, &secret))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file in WAL mode gets its log synced by the writer's sync thread, so the
+    /// writer's own connection must not sync inside COMMIT, and the other way round.
+    #[test]
+    fn the_writer_connection_leaves_the_log_sync_to_the_sync_thread_when_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.db");
+        // As `open` leaves it: a schema in WAL mode, its log removed by the migrations'
+        // connection, the last to close.
+        let migrations = rusqlite::Connection::open(&path).unwrap();
+        migrations
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);")
+            .unwrap();
+        drop(migrations);
+        assert!(!dir.path().join("herald.db-wal").exists());
+        let (conn, durability) = open_writer(&path).unwrap();
+        assert!(matches!(durability, wal_sync::Durability::Log(_)));
+        let synchronous: i64 = conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 1, "NORMAL");
     }
 }

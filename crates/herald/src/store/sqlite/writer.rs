@@ -1,8 +1,10 @@
 //! Group commit: one thread owns the only write connection and commits every write that is
 //! waiting in one transaction.
 //!
-//! With `synchronous=FULL` each commit costs an fsync, which bounds commits per second; sharing a
-//! commit among everything that queued up meanwhile is what lets durable acceptance scale.
+//! Each commit costs an fsync of the write-ahead log, which bounds commits per second; sharing a
+//! commit among everything that queued up meanwhile is what lets durable acceptance scale. That
+//! fsync runs on a thread of its own (`wal_sync`): callers are answered there, once their batch
+//! is on disk, while this thread already runs the next batch.
 //!
 //! A failing operation is rolled back alone and gets its own error, while the others still
 //! commit. Operations rarely fail, and a SAVEPOINT around each one costs a statement journal
@@ -22,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::failure::database_error;
 use super::prepared::Db;
+use super::wal_sync::{self, Durability, Ended, Failure};
 use crate::store::{Result, StoreError};
 
 /// Most operations one transaction takes: bounds the latency a batch adds to its last caller.
@@ -42,6 +45,8 @@ pub struct CommitStats {
     pub operations: u64,
     /// The most operations one commit carried.
     pub largest_batch: u64,
+    /// Syncs of the write-ahead log: the commits made while one ran share the next.
+    pub syncs: u64,
 }
 
 #[derive(Default)]
@@ -49,6 +54,7 @@ struct Counters {
     commits: AtomicU64,
     operations: AtomicU64,
     largest_batch: AtomicU64,
+    syncs: AtomicU64,
 }
 
 impl Counters {
@@ -64,6 +70,7 @@ impl Counters {
             commits: self.commits.load(Ordering::Relaxed),
             operations: self.operations.load(Ordering::Relaxed),
             largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
         }
     }
 }
@@ -75,17 +82,25 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
+    /// Starts the writer on `conn`, whose `synchronous` setting suits `durability`
+    /// ([`wal_sync::synchronous_pragma`]).
+    pub(super) fn start(conn: Connection, durability: Durability) -> std::io::Result<Self> {
         let (ops, queue) = mpsc::channel(QUEUE_DEPTH);
         let counters = Arc::new(Counters::default());
+        let failure = Failure::default();
+        let syncs = Arc::clone(&counters);
+        let ended = wal_sync::start_for(durability, failure.clone(), move || {
+            syncs.syncs.fetch_add(1, Ordering::Relaxed);
+        })?;
         let shared = Arc::clone(&counters);
         std::thread::Builder::new()
             .name("herald-store-writer".into())
-            .spawn(move || run(conn, queue, shared))?;
+            .spawn(move || run(conn, queue, ended, failure, shared))?;
         Ok(Self { ops, counters })
     }
 
-    /// Runs `work` in the next batch and returns its result once that batch is committed.
+    /// Runs `work` in the next batch and returns its result once that batch is committed and
+    /// on disk.
     ///
     /// If the caller stops waiting, the operation still runs: it was handed over.
     pub(super) async fn run<T, F>(&self, work: F) -> Result<T>
@@ -149,7 +164,19 @@ impl<T: Send + 'static> Queued for Operation<T> {
     }
 }
 
-fn run(conn: Connection, mut queue: mpsc::Receiver<Box<dyn Queued>>, counters: Arc<Counters>) {
+impl wal_sync::Answer for Box<dyn Queued> {
+    fn answer(self, error: Option<&Arc<sqlx::Error>>) {
+        Queued::answer(self, error);
+    }
+}
+
+fn run(
+    conn: Connection,
+    mut queue: mpsc::Receiver<Box<dyn Queued>>,
+    ended: std::sync::mpsc::Sender<Ended<Box<dyn Queued>>>,
+    failure: Failure,
+    counters: Arc<Counters>,
+) {
     let conn = Db::new(&conn);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -160,22 +187,38 @@ fn run(conn: Connection, mut queue: mpsc::Receiver<Box<dyn Queued>>, counters: A
                 Err(_) => break,
             }
         }
-        let commit_error = match run_batch(&conn, &mut batch) {
-            Ok(()) => {
-                counters.record(batch.len());
-                None
-            }
-            Err(error) => {
-                tracing::error!(%error, operations = batch.len(), "store batch not committed");
-                // Leave no half-open transaction behind for the next batch; there may be none.
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
+        let commit_error = if let Some(failed) = failure.get() {
+            // A sync failed: nothing written since is known to reach the disk, so nothing more
+            // is written.
+            Some(Arc::clone(failed))
+        } else {
+            match run_batch(&conn, &mut batch) {
+                Ok(()) => {
+                    counters.record(batch.len());
+                    None
                 }
-                Some(Arc::new(database_error(error)))
+                Err(error) => {
+                    tracing::error!(%error, operations = batch.len(), "store batch not committed");
+                    // Leave no half-open transaction behind for the next batch; there may be none.
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    Some(Arc::new(database_error(error)))
+                }
             }
         };
-        for op in batch.drain(..) {
-            op.answer(commit_error.as_ref());
+        let batch_ended = Ended {
+            answers: std::mem::take(&mut batch),
+            commit_error,
+        };
+        if let Err(std::sync::mpsc::SendError(lost)) = ended.send(batch_ended) {
+            // The sync thread is gone: these commits may never reach the disk.
+            let gone = Arc::new(sqlx::Error::Io(std::io::Error::other(
+                "the store's sync thread ended",
+            )));
+            for op in lost.answers {
+                op.answer(Some(&gone));
+            }
         }
     }
 }
