@@ -157,20 +157,22 @@ impl IntoResponse for Answer {
 
 /// The request's parameters: the query string, plus the body when it is a form (or untyped, as
 /// some minimal clients send it). Other bodies are ignored.
-fn request_params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Params {
-    let is_form = match headers.get(header::CONTENT_TYPE) {
-        None => true,
-        Some(ct) => ct
-            .to_str()
-            .map(|ct| {
-                ct.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
-            })
-            .unwrap_or(false),
-    };
-    let body = (is_form && !body.is_empty()).then_some(body);
+fn request_params(query: Option<&str>, body_is_form: bool, body: &[u8]) -> Params {
+    let body = (body_is_form && !body.is_empty()).then_some(body);
     Params::merge(query, body)
+}
+
+/// Whether a request's body is to be read as form parameters: it says so, or says nothing.
+fn body_is_form(headers: &HeaderMap) -> bool {
+    const FORM: &str = "application/x-www-form-urlencoded";
+    match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        Some(ct) => ct.to_str().is_ok_and(|ct| {
+            ct.trim_start()
+                .get(..FORM.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(FORM))
+        }),
+    }
 }
 
 /// A plain-text API request from an authenticated customer: its merged parameters and the
@@ -187,12 +189,12 @@ impl FromRequest<ApiState> for Customer {
 
     async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().map(str::to_owned);
-        let headers = req.headers().clone();
+        let form = body_is_form(req.headers());
         let client = client::ClientIp::of(req.extensions());
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|_| BAD_PARAMETERS)?;
-        let params = request_params(query.as_deref(), &headers, &body);
+        let params = request_params(query.as_deref(), form, &body);
         let account = authenticate(state, &params).await?;
         // After authentication, so a wrong password from anywhere is still ERROR 101 and the
         // answer tells a stranger nothing about the account's allow-list.

@@ -310,3 +310,23 @@ async fn cancel_sms_answers_ok_then_error_108_and_error_107_for_foreign_ids() {
     let status = format!("/get_dlr_response?username=demo&password=pw&sms_unique_id={id}");
     assert_eq!(api.get(&status).await.2, "OK FAILED");
 }
+
+#[test]
+fn a_body_is_read_as_form_parameters_when_it_says_so_in_any_case_or_says_nothing() {
+    let with = |value: &[u8]| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_bytes(value).unwrap(),
+        );
+        body_is_form(&headers)
+    };
+    assert!(body_is_form(&HeaderMap::new()));
+    assert!(with(b"application/x-www-form-urlencoded"));
+    assert!(with(b"application/x-www-form-urlencoded; charset=UTF-8"));
+    assert!(with(b"  Application/X-WWW-Form-URLEncoded"));
+    assert!(!with(b"application/json"));
+    assert!(!with(b"text/plain"));
+    assert!(!with(b"application/x-www-form"));
+    assert!(!with("application/x-www-form-urlencodé".as_bytes()));
+}
