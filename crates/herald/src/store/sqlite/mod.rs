@@ -129,10 +129,11 @@ fn open_writer(path: &std::path::Path) -> Result<(rusqlite::Connection, wal_sync
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )?;
+    // WAL: set by the migration connection already. Reading the mode opens the log, creating the
+    // file if the last connection to close removed it (the migrations' did).
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     conn.execute_batch(
-        // WAL: set by the migration connection already. `synchronous` follows below.
-        "PRAGMA journal_mode = WAL;
-         PRAGMA foreign_keys = ON;
+        "PRAGMA foreign_keys = ON;
          -- Savepoint and statement journals stay in memory: a temp file per savepoint cost a
          -- pwrite each. Durability is the WAL's job.
          PRAGMA temp_store = MEMORY;
@@ -151,10 +152,6 @@ fn open_writer(path: &std::path::Path) -> Result<(rusqlite::Connection, wal_sync
     // "Accepted" means durable: no caller hears of a commit before the log holding it is on
     // disk. The writer's own sync thread does that when the database is in WAL mode (it is,
     // unless the file system refused); otherwise SQLite syncs inside every COMMIT.
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
-    // A read opens the log, creating the file if the last connection to close removed it (the
-    // migrations' did).
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
     let durability = if mode.eq_ignore_ascii_case("wal") {
         wal_sync::WalFile::open(path)
             .map(wal_sync::Durability::Log)

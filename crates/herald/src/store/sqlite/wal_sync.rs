@@ -179,6 +179,21 @@ mod tests {
         (Probe(tx), rx)
     }
 
+    /// A sync that returns `result` and counts its calls.
+    fn counted(
+        result: fn() -> std::io::Result<()>,
+    ) -> (
+        Arc<AtomicUsize>,
+        impl FnMut() -> std::io::Result<()> + Send + 'static,
+    ) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        (calls, move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            result()
+        })
+    }
+
     fn committed(answers: Vec<Probe>) -> Ended<Probe> {
         Ended {
             answers,
@@ -241,12 +256,7 @@ mod tests {
 
     #[test]
     fn after_a_failed_sync_every_caller_gets_an_error_and_nothing_is_synced_again() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&calls);
-        let sync = move || {
-            counted.fetch_add(1, Ordering::Relaxed);
-            Err(std::io::Error::other("disk gone"))
-        };
+        let (calls, sync) = counted(|| Err(std::io::Error::other("disk gone")));
         let failure = Failure::default();
         let ended = start(sync, failure.clone(), || {}).unwrap();
         let (first, first_answer) = probe();
@@ -261,12 +271,7 @@ mod tests {
 
     #[test]
     fn a_batch_that_was_not_committed_keeps_its_own_error_and_needs_no_sync() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&calls);
-        let sync = move || {
-            counted.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        };
+        let (calls, sync) = counted(|| Ok(()));
         let ended = start(sync, Failure::default(), || {}).unwrap();
         let (probe, answer) = probe();
         ended
@@ -280,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn the_log_file_of_a_database_in_wal_mode_is_found_and_synced() {
+    fn the_log_file_of_a_database_in_wal_mode_is_found_and_synced_and_one_without_has_none() {
         let dir = tempfile::tempdir().unwrap();
         let database = dir.path().join("herald.db");
         let conn = rusqlite::Connection::open(&database).unwrap();
@@ -292,6 +297,12 @@ mod tests {
         let mut wal = WalFile::open(&database).unwrap();
         conn.execute_batch("INSERT INTO t VALUES (1)").unwrap();
         wal.sync().unwrap();
-        assert!(dir.path().join("herald.db-wal").metadata().unwrap().len() > 0);
+        // A database in rollback-journal mode has no log: `open_writer` falls back to FULL.
+        let journaled = dir.path().join("journaled.db");
+        rusqlite::Connection::open(&journaled)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (v INTEGER)")
+            .unwrap();
+        assert!(WalFile::open(&journaled).is_err());
     }
 }

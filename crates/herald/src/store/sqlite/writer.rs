@@ -45,7 +45,9 @@ pub struct CommitStats {
     pub operations: u64,
     /// The most operations one commit carried.
     pub largest_batch: u64,
-    /// Syncs of the write-ahead log: the commits made while one ran share the next.
+    /// Groups of committed batches the sync thread made durable at once: one fsync of the
+    /// write-ahead log each, shared by the commits made while the previous one ran (when SQLite
+    /// syncs inside COMMIT instead, groups answered together).
     pub syncs: u64,
 }
 
@@ -178,7 +180,8 @@ fn run(
     counters: Arc<Counters>,
 ) {
     let conn = Db::new(&conn);
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Handed to the sync thread whole after each batch, so a fresh one grows each time.
+    let mut batch = Vec::new();
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
