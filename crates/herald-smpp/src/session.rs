@@ -647,18 +647,21 @@ impl Pacer {
     }
 }
 
+/// Most PDUs one write carries.
+const WRITE_BATCH: usize = 256;
+
 async fn write_loop<W: AsyncWrite + Send + 'static>(
     inner: Arc<Inner>,
     write: W,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
 ) {
     let mut write = std::pin::pin!(write);
-    let mut batch = Vec::with_capacity(256);
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
         let n = tokio::select! {
             biased;
-            n = rx.recv_many(&mut batch, 256) => n,
+            n = rx.recv_many(&mut batch, WRITE_BATCH) => n,
             _ = inner.closed.cancelled() => {
                 // Flush what was queued before the close (an unbind_resp, say), briefly.
                 while let Ok(b) = rx.try_recv() {
@@ -677,6 +680,18 @@ async fn write_loop<W: AsyncWrite + Send + 'static>(
         };
         if n == 0 {
             return;
+        }
+        // PDUs are queued by many tasks (one per submit, one per batch of receipt answers),
+        // usually a few microseconds apart: letting those tasks run once before writing gathers
+        // them into one write. Writing at once sent nearly one syscall per PDU (and woke the
+        // peer's reader for each): in the end-to-end benchmark, 49,388 `sendto` calls for
+        // 20,000 messages, 5,234 with this yield.
+        tokio::task::yield_now().await;
+        while batch.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(b) => batch.push(b),
+                Err(_) => break,
+            }
         }
         for b in batch.drain(..) {
             buf.extend_from_slice(&b);
