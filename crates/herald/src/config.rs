@@ -779,8 +779,10 @@ fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Resul
     Ok(())
 }
 
+/// Whether `s` is a URL Herald can send callbacks to, written with its `http://` or `https://`.
 pub fn is_http_url(s: &str) -> bool {
-    (s.starts_with("http://") || s.starts_with("https://")) && reqwest::Url::parse(s).is_ok()
+    (s.starts_with("http://") || s.starts_with("https://"))
+        && crate::callbacks::url::target_url(s).is_ok()
 }
 
 fn split_list(v: &str) -> impl Iterator<Item = &str> {
