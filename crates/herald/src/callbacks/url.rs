@@ -25,6 +25,9 @@ pub fn callback_url(url: &str, id: &MessageId, report: &Report) -> Result<Url, I
 /// The stored URL as it is requested: an http(s) URL with a host (JSON webhooks are POSTed to it
 /// as written).
 pub fn target_url(url: &str) -> Result<Url, InvalidUrl> {
+    if url.len() > LONGEST_CACHED_URL {
+        return parse_target(url);
+    }
     if let Some(parsed) = lock_parsed().get(url) {
         return Ok(parsed.clone());
     }
@@ -46,6 +49,10 @@ static PARSED: LazyLock<Mutex<HashMap<Box<str>, Url>>> = LazyLock::new(Mutex::de
 /// How many parsed URLs are kept: when full, the cache starts again empty (URLs that differ for
 /// every message, with a token in the query say, are parsed each time as before).
 const CACHED_URLS: usize = 1024;
+
+/// Longer URLs are parsed each time, never kept: a form body may carry a dlr-url of megabytes,
+/// and the cache must stay small (at most ~4 MiB, its text and the parsed copy).
+const LONGEST_CACHED_URL: usize = 2048;
 
 fn lock_parsed() -> std::sync::MutexGuard<'static, HashMap<Box<str>, Url>> {
     // A panic while the lock was held cannot leave a wrong entry: inserts are whole.
@@ -133,6 +140,23 @@ mod tests {
             target_url(dlr_url).unwrap().as_str(),
             "http://example.com/dlr?k=v"
         );
+        assert!(lock_parsed().contains_key(dlr_url));
+    }
+
+    #[test]
+    fn a_long_url_is_parsed_each_time_and_never_kept() {
+        let long = format!(
+            "https://example.com/dlr?token={}",
+            "a".repeat(LONGEST_CACHED_URL)
+        );
+        let r = Report::accepted_by_carrier();
+        let u = callback_url(&long, &id(), &r).unwrap();
+        assert!(u.as_str().starts_with(&long));
+        assert!(
+            u.as_str()
+                .ends_with("&sms_unique_id=abc123&status=SENT&stat=ACCEPTD&dlr-mask=8&err=000")
+        );
+        assert!(!lock_parsed().contains_key(long.as_str()));
     }
 
     #[test]
