@@ -1016,3 +1016,68 @@ async fn plaintext_keeps_text_and_segments_and_a_rejected_nostore_message_keeps_
         None
     );
 }
+
+/// The callback states as stored, oldest first, read straight from the database file.
+async fn stored_callback_states(f: &Fixture, id: &MessageId) -> Vec<String> {
+    use sqlx::Row;
+    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
+    let rows = sqlx::query("SELECT state FROM callbacks WHERE message_id = ? ORDER BY id")
+        .bind(id.as_str())
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get("state")).collect()
+}
+
+/// Behind a receiver that is down, a message's final callback waits out of the claims' way
+/// (it is not claimable, not even looked at) until the one ahead of it is delivered; a claimed
+/// callback is due again when its lease ends.
+#[tokio::test]
+async fn final_callback_waits_behind_a_failing_one_until_it_is_delivered() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    f.ack(&id, 0, "42").await;
+    f.receipt(CARRIER, "42", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(
+        stored_callback_states(&f, &id).await,
+        ["pending", "waiting"]
+    );
+
+    let sent = f
+        .store
+        .claim_callbacks(T0 + 3_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&sent), [Status::Sent]);
+    assert_eq!(
+        f.store.next_due().await.unwrap(),
+        Some(T0 + 3_000 + LEASE.as_millis() as i64)
+    );
+    let retry_at = T0 + 3_600_000;
+    f.callback_attempt(&sent[0], T0 + 3_000, CallbackNext::RetryAt(retry_at))
+        .await;
+    assert_eq!(
+        stored_callback_states(&f, &id).await,
+        ["pending", "waiting"]
+    );
+    assert!(
+        f.store
+            .claim_callbacks(T0 + 4_000, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.store.next_due().await.unwrap(), Some(retry_at));
+
+    let again = f.store.claim_callbacks(retry_at, 10, LEASE).await.unwrap();
+    assert_eq!(statuses(&again), [Status::Sent]);
+    f.callback_attempt(&again[0], retry_at, CallbackNext::Done)
+        .await;
+    assert_eq!(stored_callback_states(&f, &id).await, ["done", "pending"]);
+    assert_eq!(
+        statuses(&f.deliver_callbacks(retry_at).await),
+        [Status::Delivered]
+    );
+    assert_eq!(stored_callback_states(&f, &id).await, ["done", "done"]);
+}

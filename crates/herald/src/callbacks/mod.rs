@@ -278,6 +278,9 @@ impl CallbackWorker {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = wake.notified() => {}
+                // A finished attempt may have let the message's next callback out of waiting
+                // (the store promotes it with the attempt): claim it now, not at the next poll.
+                _ = freed.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
             }
         }

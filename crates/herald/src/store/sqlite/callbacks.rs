@@ -21,8 +21,9 @@ pub(super) fn claim(
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<CallbackJob>> {
-    // Only a message's oldest pending callback is eligible: while it waits (leased, or backing
-    // off) the later ones wait too. Exhausted ones are no longer pending and block nothing.
+    // Only a message's oldest undelivered callback is pending; the later ones are waiting
+    // (`state::ENQUEUE_CALLBACK`), so while it is leased or backing off they wait too. A lease
+    // moves `due_at` to its end, so the index yields due work first.
     let mut statement = conn.prepare_cached(
         "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts,
                 c.created_at, m.callback_format, m.omnimessage_id, m.destination, m.sender,
@@ -32,9 +33,6 @@ pub(super) fn claim(
            JOIN accounts a ON a.id = m.account_id
           WHERE c.state = 'pending' AND c.due_at <= ?1
             AND (c.lease_until IS NULL OR c.lease_until <= ?1)
-            AND NOT EXISTS (SELECT 1 FROM callbacks e
-                             WHERE e.state = 'pending' AND e.message_id = c.message_id
-                               AND e.id < c.id)
           ORDER BY c.due_at, c.id
           LIMIT ?2",
     )?;
@@ -123,7 +121,9 @@ pub(super) fn claim(
         jobs.push(job);
     }
     let lease_until = now.saturating_add(codec::millis(lease));
-    let mut lease_job = conn.prepare_cached("UPDATE callbacks SET lease_until = ? WHERE id = ?")?;
+    // Due again when the lease runs out, should the attempt never be recorded.
+    let mut lease_job =
+        conn.prepare_cached("UPDATE callbacks SET lease_until = ?1, due_at = ?1 WHERE id = ?2")?;
     for job in &jobs {
         lease_job.execute(params![lease_until, job.id])?;
     }
@@ -197,6 +197,9 @@ pub(super) fn record_attempt(conn: &Db<'_>, attempt: &CallbackAttempt, detail: &
     {
         return Err(StoreError::NotFound);
     }
+    if moved > 0 && state != "pending" {
+        state::promote_next_callback(conn, &job.message_id)?;
+    }
     state::record_event_json(conn, &job.message_id, attempt.at, "callback", None, detail)?;
     Ok(())
 }
@@ -235,17 +238,18 @@ pub(super) fn replay(
         return Ok(ReplayOutcome::NoUrl);
     };
     let (status, stat, dlr_mask, err) = codec::report_columns(&report);
-    let callback_id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state, due_at,
-                                    created_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-             RETURNING id",
-        )?
-        .query_row(
-            params![id.as_str(), url, status, stat, dlr_mask, err, at, at],
-            |row| row.get(0),
-        )?;
+    conn.prepare_cached(state::ENQUEUE_CALLBACK)?
+        .execute(params![
+            id.as_str(),
+            url,
+            status,
+            stat,
+            dlr_mask,
+            err,
+            at,
+            at
+        ])?;
+    let callback_id = conn.last_insert_rowid();
     let mut detail = codec::report_json(&report);
     detail["callback_id"] = callback_id.into();
     detail["url"] = url.into();

@@ -150,7 +150,9 @@ pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Eve
 
 /// The earliest moment a queue has work. Leased work counts from the end of its lease, and a
 /// callback waiting behind an earlier one of its message counts not at all, so a caller that
-/// sleeps until this moment does not wake for work it cannot claim.
+/// sleeps until this moment does not wake for work it cannot claim. Every part is the first
+/// entry of an index (a callback's lease moved its `due_at`; waiting callbacks are not
+/// `pending`), so this stays cheap however long the queues grow.
 pub(super) async fn next_due(pool: &SqlitePool) -> Result<Option<Millis>> {
     let due: Option<Millis> = sqlx::query(
         "SELECT min(t) AS due FROM (
@@ -160,11 +162,7 @@ pub(super) async fn next_due(pool: &SqlitePool) -> Result<Option<Millis>> {
              SELECT min(lease_until) FROM segments
               WHERE state = 'queued' AND lease_until IS NOT NULL
              UNION ALL
-             SELECT min(max(c.due_at, coalesce(c.lease_until, c.due_at))) FROM callbacks c
-              WHERE c.state = 'pending'
-                AND NOT EXISTS (SELECT 1 FROM callbacks e
-                                 WHERE e.state = 'pending' AND e.message_id = c.message_id
-                                   AND e.id < c.id)
+             SELECT min(due_at) FROM callbacks WHERE state = 'pending'
              UNION ALL
              SELECT min(valid_until) FROM messages WHERE status IN ('queued', 'sent')
          )",

@@ -65,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox rowid",
         include_str!("../../../migrations/0011_outbox_rowid.sql"),
     ),
+    (
+        12,
+        "callbacks waiting",
+        include_str!("../../../migrations/0012_callbacks_waiting.sql"),
+    ),
 ];
 
 /// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
@@ -245,7 +250,7 @@ mod tests {
         .execute(&mut conn)
         .await
         .unwrap();
-        migrator().run(&mut conn).await.unwrap();
+        migrator().run_to(11, &mut conn).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO receipts (carrier, carrier_message_id, cid_exact, outcome, raw_text,
                                    tlvs, received_at)
@@ -307,6 +312,64 @@ mod tests {
         assert_eq!(indexes, 6);
         let violations = int(&mut conn, "SELECT count(*) FROM pragma_foreign_key_check").await;
         assert_eq!(violations, 0);
+    }
+
+    /// Undelivered callbacks queued behind an earlier one of their message become `waiting`,
+    /// the oldest stays `pending`, and a leased one is due when its lease ends.
+    #[tokio::test]
+    async fn migration_12_leaves_one_pending_callback_per_message() {
+        let (_dir, mut conn) = database_file().await;
+        migrator().run_to(11, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO accounts (id, username, password_hash, balance, senders, balance_micros)
+             VALUES (1, 'shop', 'x', '1.00', '[]', 0);
+             INSERT INTO messages (id, account_id, destination, sender, text, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at)
+             VALUES ('m', 1, '372555', 'Shop', 'hi', 'delivered', 1, 0, 0, 0, 5),
+                    ('n', 1, '372556', 'Shop', 'hi', 'sent', 1, 0, 0, 0, 5);
+             INSERT INTO callbacks (id, message_id, url, status, stat, dlr_mask, err, state,
+                                    attempts, due_at, lease_until, created_at)
+             VALUES (1, 'm', 'http://x/', 'queued', 'BUFFRED', 16, 0, 'done', 1, 1, NULL, 1),
+                    (2, 'm', 'http://x/', 'sent', 'ACCEPTD', 8, 0, 'pending', 3, 100, NULL, 2),
+                    (3, 'm', 'http://x/', 'delivered', 'DELIVRD', 1, 0, 'pending', 0, 5, NULL, 5),
+                    (4, 'n', 'http://x/', 'sent', 'ACCEPTD', 8, 0, 'pending', 0, 2, 50, 2);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrator().run(&mut conn).await.unwrap();
+        let callbacks: Vec<(i64, String, i64)> =
+            sqlx::query_as("SELECT id, state, due_at FROM callbacks ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let expected = [
+            (1, "done", 1),
+            (2, "pending", 100),
+            (3, "waiting", 5),
+            (4, "pending", 50),
+        ];
+        assert_eq!(
+            callbacks,
+            expected
+                .iter()
+                .map(|&(id, state, due)| (id, state.to_owned(), due))
+                .collect::<Vec<_>>()
+        );
+        let open = int(
+            &mut conn,
+            "SELECT count(*) FROM callbacks INDEXED BY callbacks_open_by_message
+              WHERE message_id = 'm' AND (state = 'pending' OR state = 'waiting')",
+        )
+        .await;
+        assert_eq!(open, 2);
+        let old_index = int(
+            &mut conn,
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'callbacks_pending_by_message'",
+        )
+        .await;
+        assert_eq!(old_index, 0);
     }
 
     /// The one integer `sql` selects.

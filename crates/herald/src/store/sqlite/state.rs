@@ -141,6 +141,36 @@ pub(super) fn record_event_json(
     Ok(())
 }
 
+/// Queues a callback: `pending` (claimable) when it is the message's only undelivered one,
+/// otherwise `waiting` behind the others, until [`promote_next_callback`] moves it up. Claims
+/// thus see one callback per message, so a customer never hears SENT after DELIVERED, and a
+/// backlog behind a receiver that is down costs the claims nothing (migration 0012).
+/// Parameters: message id, url, status, stat, dlr_mask, err, due and created time. No
+/// `RETURNING`: it makes SQLite build an ephemeral table each time (the id, where wanted, is
+/// `last_insert_rowid`).
+pub(super) const ENQUEUE_CALLBACK: &str =
+    "INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state, due_at,
+                            created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6,
+             CASE WHEN EXISTS (SELECT 1 FROM callbacks
+                                WHERE message_id = ?1 AND (state = 'pending' OR state = 'waiting'))
+                  THEN 'waiting' ELSE 'pending' END,
+             ?7, ?8)";
+
+/// Once a message's callback is delivered or given up, its oldest waiting one (if any) becomes
+/// claimable. Nothing moves while another of its callbacks is still pending.
+pub(super) fn promote_next_callback(conn: &Db<'_>, message_id: &MessageId) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE callbacks SET state = 'pending'
+          WHERE state = 'waiting'
+            AND id = (SELECT id FROM callbacks
+                       WHERE message_id = ? AND (state = 'pending' OR state = 'waiting')
+                       ORDER BY id LIMIT 1)",
+    )?
+    .execute([message_id.as_str()])?;
+    Ok(())
+}
+
 /// Tells the customer about a status change the message row already shows: a "status" event,
 /// and a callback job when the message has a dlr-url.
 pub(super) fn announce(
@@ -160,12 +190,7 @@ pub(super) fn announce(
     )?;
     let Some(url) = dlr_url else { return Ok(()) };
     let (status, stat, dlr_mask, err) = codec::report_columns(report);
-    conn.prepare_cached(
-        "INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state, due_at,
-                                created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-    )?
-    .execute(params![
+    conn.prepare_cached(ENQUEUE_CALLBACK)?.execute(params![
         message_id.as_str(),
         url,
         status,
