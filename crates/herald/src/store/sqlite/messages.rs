@@ -64,8 +64,8 @@ pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission)
     ])?;
     let mut insert_segment = conn.prepare_cached(
         "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
-                               status, stat, dlr_mask, err, updated_at, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               status, stat, dlr_mask, err, updated_at, priority, route)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?;
     // A message refused at acceptance is final from its first row: if its text is not to be
     // kept, its segments are stored without it (what `state::change_status` does to the
@@ -87,6 +87,7 @@ pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission)
             report.map(|r| r.3),
             message.accepted_at,
             message.priority.rank(),
+            message.carrier,
         ])?;
     }
     let accepted = detail::Accepted {

@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "callbacks waiting",
         include_str!("../../../migrations/0012_callbacks_waiting.sql"),
     ),
+    (
+        13,
+        "segments route",
+        include_str!("../../../migrations/0013_segments_route.sql"),
+    ),
 ];
 
 /// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
@@ -389,10 +394,20 @@ mod tests {
                                text_store, priority, callback_format, omnimessage_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
-                               status, stat, dlr_mask, err, updated_at, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               status, stat, dlr_mask, err, updated_at, priority, route)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "UPDATE messages SET status = ?, stat = ?, dlr_mask = ?, err = ?, updated_at = ?
           WHERE id = ?",
+    ];
+
+    /// [`HOT_STATEMENTS`] as they were before migration 13 gave segments their route, for the
+    /// checks of the schema before earlier migrations.
+    const HOT_STATEMENTS_UNTIL_12: [&str; 3] = [
+        HOT_STATEMENTS[0],
+        "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
+                               status, stat, dlr_mask, err, updated_at, priority)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        HOT_STATEMENTS[2],
     ];
 
     /// The file every migration test's database lives in, inside its own temporary directory.
@@ -450,8 +465,8 @@ mod tests {
         migrator().run_to(8, &mut conn).await.unwrap();
         // What the check sees: all three did before.
         assert_eq!(
-            building_ephemeral_tables(&path, &HOT_STATEMENTS),
-            HOT_STATEMENTS
+            building_ephemeral_tables(&path, &HOT_STATEMENTS_UNTIL_12),
+            HOT_STATEMENTS_UNTIL_12
         );
 
         migrator().run(&mut conn).await.unwrap();
@@ -471,8 +486,8 @@ mod tests {
         migrator().run_to(9, &mut conn).await.unwrap();
         // What the check sees: the status change and the segment's insert fired theirs.
         assert_eq!(
-            coded_with(&path, &HOT_STATEMENTS, "Program"),
-            HOT_STATEMENTS[1..]
+            coded_with(&path, &HOT_STATEMENTS_UNTIL_12, "Program"),
+            HOT_STATEMENTS_UNTIL_12[1..]
         );
 
         migrator().run(&mut conn).await.unwrap();
@@ -544,6 +559,85 @@ mod tests {
                 "{plan:?}"
             );
         }
+    }
+
+    /// A carrier's claim reads one index range per priority: its own due segments, in the
+    /// order it hands them out, stepping over no other carrier's and none scheduled for later.
+    #[tokio::test]
+    async fn a_claim_searches_one_range_of_its_carriers_due_segments() {
+        let (dir, mut conn) = database_file().await;
+        let path = dir.path().join(DATABASE_FILE);
+        migrator().run(&mut conn).await.unwrap();
+        let claim = super::super::submissions::CLAIM_DUE_SEGMENTS;
+        let plan = query_plan(&path, claim);
+        assert!(
+            plan[0].starts_with(
+                "SEARCH s USING INDEX segments_queued_by_route \
+                 (route=? AND priority=? AND not_before<?)"
+            ),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .all(|step| !step.starts_with("SCAN ") && !step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+        assert_eq!(
+            building_ephemeral_tables(&path, &[claim]),
+            Vec::<&str>::new()
+        );
+    }
+
+    /// Segments that can still be sent get their message's carrier as their route; final ones
+    /// (never queued again) and those of messages without a route keep none.
+    #[tokio::test]
+    async fn migration_13_gives_unfinished_segments_their_route() {
+        let (_dir, mut conn) = database_file().await;
+        migrator().run_to(12, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO accounts (id, username, password_hash, balance, senders, balance_micros)
+             VALUES (1, 'shop', 'x', '1.00', '[]', 0);
+             INSERT INTO messages (id, account_id, destination, sender, text, carrier, status,
+                                   segment_count, accepted_at, not_before, valid_until,
+                                   updated_at)
+             VALUES ('m', 1, '372555', 'Shop', 'hi', 'sim', 'sent', 3, 0, 0, 9, 5),
+                    ('n', 1, '372556', 'Shop', 'hi', NULL, 'rejected', 1, 0, 0, 9, 5),
+                    ('o', 1, '372557', 'Shop', 'hi', 'other', 'scheduled', 1, 0, 7, 9, 5);
+             INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state,
+                                   not_before, updated_at)
+             VALUES ('m', 0, 0, 0, x'', 'queued', 0, 0),
+                    ('m', 1, 0, 0, x'', 'sent', 0, 0),
+                    ('m', 2, 0, 0, x'', 'done', 0, 0),
+                    ('n', 0, 0, 0, x'', 'done', 0, 0),
+                    ('o', 0, 0, 0, x'', 'queued', 7, 0);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        migrator().run(&mut conn).await.unwrap();
+        let routes: Vec<(String, i64, Option<String>)> =
+            sqlx::query_as("SELECT message_id, seq, route FROM segments ORDER BY message_id, seq")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let route = |m: &str, seq: i64, r: Option<&str>| (m.to_owned(), seq, r.map(str::to_owned));
+        assert_eq!(
+            routes,
+            [
+                route("m", 0, Some("sim")),
+                route("m", 1, Some("sim")),
+                route("m", 2, None),
+                route("n", 0, None),
+                route("o", 0, Some("other")),
+            ]
+        );
+        let queued = int(
+            &mut conn,
+            "SELECT count(*) FROM segments INDEXED BY segments_queued_by_route
+              WHERE state = 'queued' AND route = 'other' AND priority = 1 AND not_before <= 7",
+        )
+        .await;
+        assert_eq!(queued, 1);
     }
 
     /// The steps of `sql`'s query plan, as `EXPLAIN QUERY PLAN` words them.

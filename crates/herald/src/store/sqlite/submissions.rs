@@ -9,6 +9,22 @@ use super::{charges, codec, detail, prepared::Db, receipts, state};
 use crate::domain::{MessageId, Report};
 use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
+/// A carrier's due segments of one priority, oldest first, that no lease holds: parameters
+/// now, limit, carrier, priority. Each is one range of `segments_queued_by_route` (migration
+/// 0013), in its order.
+pub(super) const CLAIM_DUE_SEGMENTS: &str =
+    "SELECT s.seq, s.data_coding, s.esm_class, s.payload, s.attempts,
+            m.carrier, m.destination, m.sender, m.valid_until, m.segment_count,
+            s.message_id, m.status = 'scheduled' AS scheduled,
+            m.account_id, m.charge_micros IS NULL AS uncharged, m.price_micros,
+            a.balance_micros
+       FROM segments s JOIN messages m ON m.id = s.message_id
+            JOIN accounts a ON a.id = m.account_id
+      WHERE s.route = ?3 AND s.priority = ?4 AND s.state = 'queued' AND s.not_before <= ?1
+        AND (s.lease_until IS NULL OR s.lease_until <= ?1)
+      ORDER BY s.not_before, s.message_id, s.seq
+      LIMIT ?2";
+
 pub(super) fn claim(
     conn: &Db<'_>,
     carrier: &str,
@@ -16,23 +32,22 @@ pub(super) fn claim(
     limit: usize,
     lease: Duration,
 ) -> Result<Vec<SubmitJob>> {
-    let jobs = conn
-        .prepare_cached(
-            "SELECT s.seq, s.data_coding, s.esm_class, s.payload, s.attempts,
-                    m.carrier, m.destination, m.sender, m.valid_until, m.segment_count,
-                    s.message_id, m.status = 'scheduled' AS scheduled,
-                    m.account_id, m.charge_micros IS NULL AS uncharged, m.price_micros,
-                    a.balance_micros
-               FROM segments s JOIN messages m ON m.id = s.message_id
-                    JOIN accounts a ON a.id = m.account_id
-              WHERE s.state = 'queued' AND s.not_before <= ?1
-                AND (s.lease_until IS NULL OR s.lease_until <= ?1)
-                AND m.carrier = ?3
-              ORDER BY s.priority DESC, s.not_before, s.message_id, s.seq
-              LIMIT ?2",
-        )?
-        .query_map(
-            params![now, i64::try_from(limit).unwrap_or(i64::MAX), carrier],
+    // Highest priority first, each priority one index range of due segments (no walk over the
+    // segments of other carriers, or scheduled for later).
+    let mut jobs = Vec::new();
+    let mut statement = conn.prepare_cached(CLAIM_DUE_SEGMENTS)?;
+    for priority in [2, 1, 0] {
+        let left = limit.saturating_sub(jobs.len());
+        if left == 0 {
+            break;
+        }
+        let rows = statement.query_map(
+            params![
+                now,
+                i64::try_from(left).unwrap_or(i64::MAX),
+                carrier,
+                priority
+            ],
             |row| {
                 let columns =
                     SubmitJobColumns::read(&codec::Named::new(row, SubmitJobColumns::NAMES))?;
@@ -48,8 +63,11 @@ pub(super) fn claim(
                 };
                 Ok((id, columns, scheduled, bill))
             },
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        )?;
+        for row in rows {
+            jobs.push(row?);
+        }
+    }
     // Only a scheduled message changes status when its time comes: the others are not looked
     // up again for it.
     let mut due: Vec<MessageId> = Vec::new();
