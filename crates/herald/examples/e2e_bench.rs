@@ -3,10 +3,13 @@
 //! receiver included, so their CPU counts against Herald's).
 //!
 //! ```text
-//! cargo run --release -p herald --example e2e_bench -- throughput [messages] [concurrency]
+//! cargo run --release -p herald --example e2e_bench -- throughput [messages] [concurrency] [scheduled]
 //! cargo run --release -p herald --example e2e_bench -- latency [rate_per_s] [seconds]
 //! cargo run --release -p herald --example e2e_bench -- inflight [messages]
 //! ```
+//!
+//! `throughput` with `scheduled` > 0 first queues that many messages for the next day
+//! (`time_to_send`), not counted: the run then measures the gateway holding a scheduled campaign.
 //!
 //! `inflight` runs the simulated carrier in a child process (this program, re-run as
 //! `e2e_bench simulator PORT DELAY_MS`): the receipts it owes are the carrier's memory, not
@@ -78,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         .expect("set once");
     rt.block_on(async {
         match mode {
-            "throughput" => throughput(n(1, 20_000), n(2, 256) as usize).await,
+            "throughput" => throughput(n(1, 20_000), n(2, 256) as usize, n(3, 0)).await,
             "latency" => latency(n(1, 1_000), n(2, 10)).await,
             "inflight" => inflight(n(1, 100_000)).await,
             "simulator" => simulator(n(1, 2775) as u16, n(2, 600_000)).await,
@@ -97,6 +100,9 @@ struct Bench {
     send_sms: http::Uri,
     /// Every field of the form but `to`, encoded.
     form: String,
+    /// The same for a message scheduled for the next day (another text, so it is no duplicate
+    /// of a measured one).
+    scheduled_form: String,
     _dir: tempfile::TempDir,
 }
 
@@ -191,6 +197,11 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
         client: Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(512)
             .build(connector),
+        scheduled_form: format!(
+            "{}&time_to_send={}",
+            form.replace("Benchmark+message", "Scheduled+message"),
+            (now_ms_f64() / 1000.0) as u64 + 86_400
+        ),
         form,
         _dir: dir,
     })
@@ -213,6 +224,10 @@ async fn record_callback(State(r): State<Arc<Receiver>>, RawQuery(q): RawQuery) 
 
 impl Bench {
     async fn send(&self, i: u64) -> anyhow::Result<(String, f64)> {
+        self.send_form(i, &self.form).await
+    }
+
+    async fn send_form(&self, i: u64, form: &str) -> anyhow::Result<(String, f64)> {
         // Numbers ending in 00 are delivered by the simulated carrier.
         let to = format!("3725{:06}00", i % 1_000_000);
         let sent_at = now_ms_f64();
@@ -221,7 +236,7 @@ impl Bench {
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body(Full::new(Bytes::from(format!("{}&to={to}", self.form))))?;
+            .body(Full::new(Bytes::from(format!("{form}&to={to}"))))?;
         let response = self.client.request(request).await?;
         let body = response.into_body().collect().await?.to_bytes();
         let body = std::str::from_utf8(&body)?;
@@ -246,13 +261,43 @@ impl Bench {
     }
 }
 
-async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
+/// Queues `count` messages for the next day through the API, `concurrency` requests at a time.
+async fn schedule(bench: &Arc<Bench>, count: u64, concurrency: usize) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (bench, next) = (bench.clone(), next.clone());
+        tasks.push(peers().spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= count {
+                    return anyhow::Ok(());
+                }
+                bench.send_form(i, &bench.scheduled_form).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    println!(
+        "scheduled for tomorrow: {count} messages in {:.1} s (not measured)",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn throughput(messages: u64, concurrency: usize, scheduled: u64) -> anyhow::Result<()> {
     let bench = Arc::new(
         setup(Carrier::InProcess {
             receipt_delay_ms: 0,
         })
         .await?,
     );
+    if scheduled > 0 {
+        schedule(&bench, scheduled, concurrency).await?;
+    }
     let cpu0 = cpu_seconds();
     let bench_cpu0 = bench_cpu_seconds();
     let writer0 = thread_cpu_seconds(WRITER_THREAD).unwrap_or(0.0);
@@ -287,7 +332,12 @@ async fn throughput(messages: u64, concurrency: usize) -> anyhow::Result<()> {
     let bench_cpu = bench_cpu_seconds() - bench_cpu0;
     let finals = bench.receiver.finals.lock().unwrap().len();
     println!(
-        "end-to-end throughput (SQLite, one carrier bind, window {WINDOW} both ways, {concurrency} HTTP clients)"
+        "end-to-end throughput (SQLite, one carrier bind, window {WINDOW} both ways, {concurrency} HTTP clients{})",
+        if scheduled > 0 {
+            format!(", {scheduled} messages scheduled for tomorrow in the queue")
+        } else {
+            String::new()
+        }
     );
     println!(
         "  accepted: {accepted} in {accept_secs:.2} s = {:.0}/s",
