@@ -502,7 +502,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn next_due(&self) -> Result<Option<Millis>> {
+    async fn next_callback_due(&self) -> Result<Option<Millis>> {
         Ok(self
             .lock()
             .callbacks

@@ -392,7 +392,13 @@ async fn expired_leases_bring_submissions_and_callbacks_back() {
             .is_empty()
     );
     let lease_end = T0 + 30_000;
-    assert_eq!(f.store.next_due().await.unwrap(), Some(lease_end));
+    assert!(
+        f.store
+            .claim_submissions(CARRIER, lease_end - 1, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let again = f
         .store
         .claim_submissions(CARRIER, lease_end, 10, LEASE)
@@ -452,7 +458,10 @@ async fn second_callback_waits_for_the_first_and_follows_once_it_is_exhausted() 
             .unwrap()
             .is_empty()
     );
-    assert_eq!(f.store.next_due().await.unwrap(), Some(T0 + 60_000));
+    assert_eq!(
+        f.store.next_callback_due().await.unwrap(),
+        Some(T0 + 60_000)
+    );
 
     let retried = f
         .store
@@ -636,7 +645,6 @@ async fn scheduled_message_waits_for_its_time_then_becomes_queued() {
     let id = message.id.clone();
     f.store.accept(message).await.unwrap();
     assert_eq!(f.status(&id).await, Status::Scheduled);
-    assert_eq!(f.store.next_due().await.unwrap(), Some(T0 + 3_600_000));
     assert!(
         f.store
             .claim_submissions(CARRIER, T0 + 1, 10, LEASE)
@@ -1051,7 +1059,7 @@ async fn final_callback_waits_behind_a_failing_one_until_it_is_delivered() {
         .unwrap();
     assert_eq!(statuses(&sent), [Status::Sent]);
     assert_eq!(
-        f.store.next_due().await.unwrap(),
+        f.store.next_callback_due().await.unwrap(),
         Some(T0 + 3_000 + LEASE.as_millis() as i64)
     );
     let retry_at = T0 + 3_600_000;
@@ -1068,7 +1076,7 @@ async fn final_callback_waits_behind_a_failing_one_until_it_is_delivered() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(f.store.next_due().await.unwrap(), Some(retry_at));
+    assert_eq!(f.store.next_callback_due().await.unwrap(), Some(retry_at));
 
     let again = f.store.claim_callbacks(retry_at, 10, LEASE).await.unwrap();
     assert_eq!(statuses(&again), [Status::Sent]);

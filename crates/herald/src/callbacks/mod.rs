@@ -52,8 +52,8 @@ pub use url::callback_url;
 /// another process enqueued without waking us.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The shortest sleep between steps. `next_due` covers every queue, so work that is due for
-/// another worker (a submission) must not make this one spin.
+/// The shortest sleep between steps, so that a due time the claims cannot meet (a callback
+/// whose lease another process holds past it) never makes the worker spin.
 const MIN_PAUSE: Duration = Duration::from_millis(20);
 
 pub struct CallbackWorker {
@@ -260,7 +260,7 @@ impl CallbackWorker {
                         // Every slot was filled: more may be waiting as soon as one frees.
                         continue;
                     }
-                    match this.store.next_due().await {
+                    match this.store.next_callback_due().await {
                         Ok(Some(due)) => Duration::from_millis((due - now_millis()).max(0) as u64)
                             .clamp(MIN_PAUSE, POLL),
                         Ok(None) => POLL,

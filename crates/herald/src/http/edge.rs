@@ -102,7 +102,7 @@ async fn health(State(api): State<ApiState>) -> Response {
         )
             .into_response();
     }
-    match api.store.next_due().await {
+    match api.store.next_callback_due().await {
         Ok(_) => "ok".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health: the store does not answer");

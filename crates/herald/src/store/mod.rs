@@ -669,8 +669,9 @@ pub trait Store: Send + Sync + 'static {
     /// Messages matching `query`, newest accepted first, one page at a time.
     async fn list_messages(&self, query: MessageQuery) -> Result<MessagePage>;
 
-    /// The earliest time a queue has work (to sleep until then), if any.
-    async fn next_due(&self) -> Result<Option<Millis>>;
+    /// The earliest time a callback can be claimed (to sleep until then), if any: a leased one
+    /// counts from the end of its lease, one waiting behind another of its message not at all.
+    async fn next_callback_due(&self) -> Result<Option<Millis>>;
 
     /// Messages by carrier and current status (for metrics). Reads every message: callers
     /// should ask every few seconds at most.

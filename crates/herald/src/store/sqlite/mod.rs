@@ -279,8 +279,8 @@ impl Store for SqliteStore {
         reads::list_messages(&self.reads, &query).await
     }
 
-    async fn next_due(&self) -> Result<Option<Millis>> {
-        reads::next_due(&self.reads).await
+    async fn next_callback_due(&self) -> Result<Option<Millis>> {
+        reads::next_callback_due(&self.reads).await
     }
 
     async fn message_counts(&self) -> Result<Vec<MessageCount>> {

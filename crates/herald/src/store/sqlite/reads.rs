@@ -148,28 +148,16 @@ pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Eve
         .collect()
 }
 
-/// The earliest moment a queue has work. Leased work counts from the end of its lease, and a
-/// callback waiting behind an earlier one of its message counts not at all, so a caller that
-/// sleeps until this moment does not wake for work it cannot claim. Every part is the first
-/// entry of an index (a callback's lease moved its `due_at`; waiting callbacks are not
-/// `pending`), so this stays cheap however long the queues grow.
-pub(super) async fn next_due(pool: &SqlitePool) -> Result<Option<Millis>> {
-    let due: Option<Millis> = sqlx::query(
-        "SELECT min(t) AS due FROM (
-             SELECT min(not_before) AS t FROM segments
-              WHERE state = 'queued' AND lease_until IS NULL
-             UNION ALL
-             SELECT min(lease_until) FROM segments
-              WHERE state = 'queued' AND lease_until IS NOT NULL
-             UNION ALL
-             SELECT min(due_at) FROM callbacks WHERE state = 'pending'
-             UNION ALL
-             SELECT min(valid_until) FROM messages WHERE status IN ('queued', 'sent')
-         )",
-    )
-    .fetch_one(pool)
-    .await?
-    .try_get("due")?;
+/// The earliest moment a callback can be claimed: leased ones count from the end of their lease
+/// (a claim moves `due_at` there), and one waiting behind an earlier one of its message counts
+/// not at all (it is not `pending`), so a worker that sleeps until then does not wake for work
+/// it cannot claim. The first entry of `callbacks_pending_by_due_at`, however long the queue.
+pub(super) async fn next_callback_due(pool: &SqlitePool) -> Result<Option<Millis>> {
+    let due: Option<Millis> =
+        sqlx::query("SELECT min(due_at) AS due FROM callbacks WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await?
+            .try_get("due")?;
     Ok(due)
 }
 

@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "segments route",
         include_str!("../../../migrations/0013_segments_route.sql"),
     ),
+    (
+        14,
+        "segment queue indexes",
+        include_str!("../../../migrations/0014_segment_queue_indexes.sql"),
+    ),
 ];
 
 /// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
