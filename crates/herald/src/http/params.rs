@@ -48,19 +48,16 @@ impl Params {
     }
 }
 
-/// Inserts `a=1&b=2` pairs, keeping values already present (earlier sources win).
+/// Inserts `a=1&b=2` pairs, keeping values already present: an earlier source's, or an earlier
+/// occurrence in this one (both merge rules at once).
 fn insert_pairs(values: &mut HashMap<String, Vec<u8>>, input: &[u8]) {
-    let mut seen_here = std::collections::HashSet::new();
     for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &[][..]),
         };
         let name = String::from_utf8_lossy(&percent_decode(name)).into_owned();
-        if !seen_here.insert(name.clone()) || values.contains_key(&name) {
-            continue;
-        }
-        values.insert(name, percent_decode(value));
+        values.entry(name).or_insert_with(|| percent_decode(value));
     }
 }
 
@@ -110,6 +107,12 @@ mod tests {
     fn the_first_occurrence_within_one_source_counts() {
         let p = Params::merge(Some("to=1&to=2"), None);
         assert_eq!(p.text("to"), Some("1"));
+    }
+
+    #[test]
+    fn the_bodys_first_occurrence_wins_over_every_other() {
+        let p = Params::merge(Some("to=q1&to=q2"), Some(b"to=b1&to=b2"));
+        assert_eq!(p.text("to"), Some("b1"));
     }
 
     #[test]
