@@ -958,16 +958,28 @@ async fn a_message_claimed_or_submitted_is_too_late_to_cancel() {
     assert_eq!(f.status(&id).await, Status::Sent);
 }
 
-/// The segment payloads as stored, read straight from the database file.
-async fn stored_payloads(f: &Fixture, id: &MessageId) -> Vec<Vec<u8>> {
-    use sqlx::Row;
+/// The one column `sql` selects for message `id`, row by row, read straight from the database
+/// file.
+async fn stored<T>(f: &Fixture, sql: &'static str, id: &MessageId) -> Vec<T>
+where
+    T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
     let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
-    let rows = sqlx::query("SELECT payload FROM segments WHERE message_id = ? ORDER BY seq")
+    sqlx::query_scalar(sql)
         .bind(id.as_str())
         .fetch_all(&pool)
         .await
-        .unwrap();
-    rows.iter().map(|r| r.get("payload")).collect()
+        .unwrap()
+}
+
+/// The segment payloads as stored.
+async fn stored_payloads(f: &Fixture, id: &MessageId) -> Vec<Vec<u8>> {
+    stored(
+        f,
+        "SELECT payload FROM segments WHERE message_id = ? ORDER BY seq",
+        id,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -1025,16 +1037,14 @@ async fn plaintext_keeps_text_and_segments_and_a_rejected_nostore_message_keeps_
     );
 }
 
-/// The callback states as stored, oldest first, read straight from the database file.
+/// The callback states as stored, oldest first.
 async fn stored_callback_states(f: &Fixture, id: &MessageId) -> Vec<String> {
-    use sqlx::Row;
-    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
-    let rows = sqlx::query("SELECT state FROM callbacks WHERE message_id = ? ORDER BY id")
-        .bind(id.as_str())
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    rows.iter().map(|r| r.get("state")).collect()
+    stored(
+        f,
+        "SELECT state FROM callbacks WHERE message_id = ? ORDER BY id",
+        id,
+    )
+    .await
 }
 
 /// Behind a receiver that is down, a message's final callback waits out of the claims' way

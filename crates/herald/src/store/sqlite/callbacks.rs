@@ -22,7 +22,7 @@ pub(super) fn claim(
     lease: Duration,
 ) -> Result<Vec<CallbackJob>> {
     // Only a message's oldest undelivered callback is pending; the later ones are waiting
-    // (`state::ENQUEUE_CALLBACK`), so while it is leased or backing off they wait too. A lease
+    // (`state::enqueue_callback`), so while it is leased or backing off they wait too. A lease
     // moves `due_at` to its end, so the index yields due work first.
     let mut statement = conn.prepare_cached(
         "SELECT c.id, c.message_id, c.url, c.status, c.stat, c.dlr_mask, c.err, c.attempts,
@@ -237,19 +237,7 @@ pub(super) fn replay(
     let Some(url) = url else {
         return Ok(ReplayOutcome::NoUrl);
     };
-    let (status, stat, dlr_mask, err) = codec::report_columns(&report);
-    conn.prepare_cached(state::ENQUEUE_CALLBACK)?
-        .execute(params![
-            id.as_str(),
-            url,
-            status,
-            stat,
-            dlr_mask,
-            err,
-            at,
-            at
-        ])?;
-    let callback_id = conn.last_insert_rowid();
+    let callback_id = state::enqueue_callback(conn, id, &url, &report, at)?;
     let mut detail = codec::report_json(&report);
     detail["callback_id"] = callback_id.into();
     detail["url"] = url.into();

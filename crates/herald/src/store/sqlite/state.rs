@@ -141,14 +141,9 @@ pub(super) fn record_event_json(
     Ok(())
 }
 
-/// Queues a callback: `pending` (claimable) when it is the message's only undelivered one,
-/// otherwise `waiting` behind the others, until [`promote_next_callback`] moves it up. Claims
-/// thus see one callback per message, so a customer never hears SENT after DELIVERED, and a
-/// backlog behind a receiver that is down costs the claims nothing (migration 0012).
-/// Parameters: message id, url, status, stat, dlr_mask, err, due and created time. No
-/// `RETURNING`: it makes SQLite build an ephemeral table each time (the id, where wanted, is
-/// `last_insert_rowid`).
-pub(super) const ENQUEUE_CALLBACK: &str =
+/// What [`enqueue_callback`] runs: parameters message id, url, status, stat, dlr_mask, err,
+/// due and created time. No `RETURNING`: it makes SQLite build an ephemeral table each time.
+const ENQUEUE_CALLBACK: &str =
     "INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state, due_at,
                             created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6,
@@ -156,6 +151,32 @@ pub(super) const ENQUEUE_CALLBACK: &str =
                                 WHERE message_id = ?1 AND (state = 'pending' OR state = 'waiting'))
                   THEN 'waiting' ELSE 'pending' END,
              ?7, ?8)";
+
+/// Queues a callback telling `report` at `url`, due at `at`; returns its id. It is `pending`
+/// (claimable) when it is the message's only undelivered one, otherwise `waiting` behind the
+/// others until [`promote_next_callback`] moves it up. Claims thus see one callback per
+/// message, so a customer never hears SENT after DELIVERED, and a backlog behind a receiver
+/// that is down costs the claims nothing (migration 0012).
+pub(super) fn enqueue_callback(
+    conn: &Db<'_>,
+    message_id: &MessageId,
+    url: &str,
+    report: &Report,
+    at: Millis,
+) -> Result<i64> {
+    let (status, stat, dlr_mask, err) = codec::report_columns(report);
+    conn.prepare_cached(ENQUEUE_CALLBACK)?.execute(params![
+        message_id.as_str(),
+        url,
+        status,
+        stat,
+        dlr_mask,
+        err,
+        at,
+        at
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
 
 /// Once a message's callback is delivered or given up, its oldest waiting one (if any) becomes
 /// claimable. Nothing moves while another of its callbacks is still pending.
@@ -188,18 +209,9 @@ pub(super) fn announce(
         None,
         &detail::Status::of(report),
     )?;
-    let Some(url) = dlr_url else { return Ok(()) };
-    let (status, stat, dlr_mask, err) = codec::report_columns(report);
-    conn.prepare_cached(ENQUEUE_CALLBACK)?.execute(params![
-        message_id.as_str(),
-        url,
-        status,
-        stat,
-        dlr_mask,
-        err,
-        at,
-        at
-    ])?;
+    if let Some(url) = dlr_url {
+        enqueue_callback(conn, message_id, url, report, at)?;
+    }
     Ok(())
 }
 
