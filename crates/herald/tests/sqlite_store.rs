@@ -1099,3 +1099,47 @@ async fn final_callback_waits_behind_a_failing_one_until_it_is_delivered() {
     );
     assert_eq!(stored_callback_states(&f, &id).await, ["done", "done"]);
 }
+
+/// The message counts (`/metrics`) follow every status change as it is committed, and a store
+/// opened again on the same file counts the same.
+#[tokio::test]
+async fn message_counts_follow_each_status_change_and_are_counted_again_on_opening() {
+    async fn counts(store: &SqliteStore) -> Vec<(Option<String>, Status, u64)> {
+        store
+            .message_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.carrier, c.status, c.count))
+            .collect()
+    }
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    let mut refused = f.message(1);
+    refused.carrier = None;
+    refused.rejection = Some(Report::rejected_by_rule(ErrCode::NO_ROUTE));
+    f.store.accept(refused).await.unwrap();
+    let route = Some(CARRIER.to_owned());
+    assert_eq!(
+        counts(&f.store).await,
+        [
+            (None, Status::Rejected, 1),
+            (route.clone(), Status::Queued, 1)
+        ]
+    );
+    f.ack(&id, 0, "42").await;
+    assert_eq!(
+        counts(&f.store).await,
+        [
+            (None, Status::Rejected, 1),
+            (route.clone(), Status::Sent, 1)
+        ]
+    );
+    f.receipt(CARRIER, "42", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    let delivered = [(None, Status::Rejected, 1), (route, Status::Delivered, 1)];
+    assert_eq!(counts(&f.store).await, delivered);
+
+    let reopened = SqliteStore::open(&url(&f.dir)).await.unwrap();
+    assert_eq!(counts(&reopened).await, delivered);
+}

@@ -673,8 +673,7 @@ pub trait Store: Send + Sync + 'static {
     /// counts from the end of its lease, one waiting behind another of its message not at all.
     async fn next_callback_due(&self) -> Result<Option<Millis>>;
 
-    /// Messages by carrier and current status (for metrics). Reads every message: callers
-    /// should ask every few seconds at most.
+    /// Messages by carrier and current status (for metrics), as committed so far.
     async fn message_counts(&self) -> Result<Vec<MessageCount>>;
 
     /// The account's live balance.

@@ -62,6 +62,7 @@ pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission)
         message.callback_format.as_str(),
         message.omnimessage_id,
     ])?;
+    conn.status_moved(message.carrier.as_deref(), None, current.status);
     let mut insert_segment = conn.prepare_cached(
         "INSERT INTO segments (message_id, seq, data_coding, esm_class, payload, state, not_before,
                                status, stat, dlr_mask, err, updated_at, priority, route)

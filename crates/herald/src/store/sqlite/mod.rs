@@ -40,10 +40,12 @@ mod rules;
 mod schema;
 mod state;
 mod submissions;
+mod tally;
 mod wal_sync;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -60,6 +62,7 @@ use super::{
 use crate::callbacks::signature::WebhookSecret;
 use crate::domain::MessageId;
 use crate::money::Money;
+use tally::Tally;
 use writer::Writer;
 
 /// How long a statement waits for a lock held by another process before failing.
@@ -89,16 +92,21 @@ impl SqliteStore {
         schema::migrator().run(&mut migrate).await?;
         migrate.close().await?;
         let path = options.get_filename().to_owned();
-        let (write, durability) = tokio::task::spawn_blocking(move || open_writer(&path))
-            .await
-            .map_err(|e| StoreError::Database(sqlx::Error::Io(std::io::Error::other(e))))??;
+        // Counted before the writer starts, so no change falls between counting and the tally.
+        let (write, durability, tally) = tokio::task::spawn_blocking(move || {
+            let (write, durability) = open_writer(&path)?;
+            let tally = Tally::load(&write)?;
+            Ok::<_, StoreError>((write, durability, tally))
+        })
+        .await
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(std::io::Error::other(e))))??;
         // Opened after the file is in WAL mode (a persistent setting).
         let reads = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
         Ok(SqliteStore {
-            writer: Writer::start(write, durability)
+            writer: Writer::start(write, durability, Arc::new(tally))
                 .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
             reads,
             duplicates: DuplicatePolicy::default(),
@@ -284,7 +292,7 @@ impl Store for SqliteStore {
     }
 
     async fn message_counts(&self) -> Result<Vec<MessageCount>> {
-        reads::message_counts(&self.reads).await
+        Ok(self.writer.message_counts())
     }
 
     async fn balance(&self, account_id: i64) -> Result<Money> {

@@ -17,11 +17,16 @@ use std::ops::{Deref, DerefMut};
 
 use rusqlite::{Connection, PrepFlags, Statement};
 
+use super::tally::StatusMove;
+use crate::domain::Status;
+
 /// The writer's connection, as every write operation is given it.
 pub(super) struct Db<'c> {
     conn: &'c Connection,
     /// Statements not in use, by (address, length) of their SQL.
     idle: RefCell<HashMap<(usize, usize), Statement<'c>, BuildHasherDefault<AddressHasher>>>,
+    /// Status changes the running operation made, for the tally once it is committed.
+    moves: RefCell<Vec<StatusMove>>,
 }
 
 impl<'c> Db<'c> {
@@ -29,7 +34,24 @@ impl<'c> Db<'c> {
         Self {
             conn,
             idle: RefCell::default(),
+            moves: RefCell::default(),
         }
+    }
+
+    /// Notes that a message of `carrier` entered status `to` (from `from`; `None`: a new one).
+    pub(super) fn status_moved(&self, carrier: Option<&str>, from: Option<Status>, to: Status) {
+        if from != Some(to) {
+            self.moves.borrow_mut().push(StatusMove {
+                carrier: carrier.map(str::to_owned),
+                from,
+                to,
+            });
+        }
+    }
+
+    /// The status changes noted since the last call.
+    pub(super) fn take_moves(&self) -> Vec<StatusMove> {
+        std::mem::take(&mut self.moves.borrow_mut())
     }
 
     /// The statement for `sql`, prepared the first time. It goes back when the handle is

@@ -6,8 +6,7 @@ use sqlx::{Row, SqlitePool};
 use super::codec;
 use crate::domain::MessageId;
 use crate::store::{
-    Event, MessageCount, MessageCursor, MessagePage, MessageQuery, MessageView, Millis, Priority,
-    Result,
+    Event, MessageCursor, MessagePage, MessageQuery, MessageView, Millis, Priority, Result,
 };
 
 /// The columns a [`MessageView`] is read from (a macro so `concat!` can build constant SQL).
@@ -159,24 +158,4 @@ pub(super) async fn next_callback_due(pool: &SqlitePool) -> Result<Option<Millis
             .await?
             .try_get("due")?;
     Ok(due)
-}
-
-pub(super) async fn message_counts(pool: &SqlitePool) -> Result<Vec<MessageCount>> {
-    let rows = sqlx::query(
-        "SELECT carrier, status, COUNT(*) AS n FROM messages GROUP BY carrier, status
-          ORDER BY carrier, status",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let status: String = row.try_get("status")?;
-            let n: i64 = row.try_get("n")?;
-            Ok(MessageCount {
-                carrier: row.try_get("carrier")?,
-                status: codec::status(&status)?,
-                count: u64::try_from(n).unwrap_or(0),
-            })
-        })
-        .collect()
 }

@@ -187,6 +187,7 @@ impl Candidate {
         "m_err",
         "dlr_url",
         "segment_count",
+        "carrier",
     ];
 
     fn read(row: &rusqlite::Row<'_>) -> Result<Self> {
@@ -212,7 +213,7 @@ macro_rules! under_key {
                     m.text_store = 'plaintext' AS keeps_text,
                     s.status, s.stat, s.dlr_mask, s.err,
                     m.status AS m_status, m.stat AS m_stat, m.dlr_mask AS m_dlr_mask,
-                    m.err AS m_err, m.dlr_url, m.segment_count
+                    m.err AS m_err, m.dlr_url, m.segment_count, m.carrier
                FROM segments s JOIN messages m ON m.id = s.message_id
               WHERE s.carrier = ? AND s.",
             $column,

@@ -23,14 +23,18 @@ pub(super) struct FoldInputs {
 pub(super) struct Announced {
     pub dlr_url: Option<String>,
     pub keeps_text: bool,
+    /// The carrier it is routed to, for the tally of statuses (`tally.rs`).
+    pub carrier: Option<String>,
 }
 
 impl Announced {
-    /// From a row that selects the message's `dlr_url` and `keeps_text` under those names.
+    /// From a row that selects the message's `dlr_url`, `keeps_text` and `carrier` under those
+    /// names.
     pub(super) fn read(row: &codec::Named<'_, '_>) -> rusqlite::Result<Self> {
         Ok(Self {
             dlr_url: row.get("dlr_url")?,
             keeps_text: row.get("keeps_text")?,
+            carrier: row.get("carrier")?,
         })
     }
 }
@@ -41,7 +45,8 @@ impl FoldInputs {
         let mut statement = conn.prepare_cached(
             "SELECT s.seq, s.status, s.stat, s.dlr_mask, s.err,
                     m.status AS m_status, m.stat AS m_stat, m.dlr_mask AS m_dlr_mask,
-                    m.err AS m_err, m.dlr_url, m.text_store = 'plaintext' AS keeps_text
+                    m.err AS m_err, m.dlr_url, m.text_store = 'plaintext' AS keeps_text,
+                    m.carrier
                FROM segments s JOIN messages m ON m.id = s.message_id
               WHERE s.message_id = ?
               ORDER BY s.seq",
@@ -58,6 +63,7 @@ impl FoldInputs {
             "m_err",
             "dlr_url",
             "keeps_text",
+            "carrier",
         ];
         let mut rows = statement.query([message_id.as_str()])?;
         let mut inputs: Option<FoldInputs> = None;
@@ -215,11 +221,12 @@ pub(super) fn announce(
     Ok(())
 }
 
-/// Moves the message to `report` and announces it.
+/// Moves the message from status `from` to `report` and announces it.
 fn change_status(
     conn: &Db<'_>,
     message_id: &MessageId,
     message: &Announced,
+    from: Status,
     report: &Report,
     at: Millis,
 ) -> Result<()> {
@@ -237,6 +244,7 @@ fn change_status(
         at,
         message_id.as_str()
     ])?;
+    conn.status_moved(message.carrier.as_deref(), Some(from), report.status);
     // The rules of a final status (until migration 0010, triggers; see there). `apply` never
     // moves a final message, so each runs once per message.
     if report.status.is_final() && !message.keeps_text {
@@ -260,21 +268,30 @@ pub(super) fn apply_report(
 ) -> Result<bool> {
     let found = conn
         .prepare_cached(
-            "SELECT status, stat, dlr_mask, err, dlr_url, text_store = 'plaintext' AS keeps_text
+            "SELECT status, stat, dlr_mask, err, dlr_url, text_store = 'plaintext' AS keeps_text,
+                    carrier
                FROM messages WHERE id = ?",
         )?
         .query_row([message_id.as_str()], |row| {
-            const COLUMNS: &[&str] =
-                &["status", "stat", "dlr_mask", "err", "dlr_url", "keeps_text"];
+            const COLUMNS: &[&str] = &[
+                "status",
+                "stat",
+                "dlr_mask",
+                "err",
+                "dlr_url",
+                "keeps_text",
+                "carrier",
+            ];
             let row = &codec::Named::new(row, COLUMNS);
             Ok((codec::message_state(row), Announced::read(row)?))
         })
         .optional()?;
     let (current, message) = found.ok_or(StoreError::NotFound)?;
-    let Some(notice) = current?.apply(report).notify else {
+    let current = current?;
+    let Some(notice) = current.apply(report).notify else {
         return Ok(false);
     };
-    change_status(conn, message_id, &message, &notice, at)?;
+    change_status(conn, message_id, &message, current.status, &notice, at)?;
     Ok(true)
 }
 
@@ -302,7 +319,14 @@ pub(super) fn settle(
     let Some(notice) = transition.notify else {
         return Ok(false);
     };
-    change_status(conn, message_id, &inputs.message, &notice, at)?;
+    change_status(
+        conn,
+        message_id,
+        &inputs.message,
+        inputs.state.status,
+        &notice,
+        at,
+    )?;
     inputs.state = transition.state;
     Ok(true)
 }

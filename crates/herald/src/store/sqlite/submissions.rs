@@ -6,7 +6,7 @@ use herald_smpp::ids::IdKeys;
 use rusqlite::{OptionalExtension, params};
 
 use super::{charges, codec, detail, prepared::Db, receipts, state};
-use crate::domain::{MessageId, Report};
+use crate::domain::{MessageId, Report, Status};
 use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
 /// A carrier's due segments of one priority, oldest first, that no lease holds: parameters
@@ -97,6 +97,7 @@ pub(super) fn claim(
     // A message refused by `charge_claimed` was Rejected there and is not woken.
     for job in jobs.iter().filter(|job| due.contains(&job.message_id)) {
         if wake_message.execute(params![now, job.message_id.as_str()])? > 0 {
+            conn.status_moved(Some(&job.carrier), Some(Status::Scheduled), Status::Queued);
             // No status event marks this (customers are told nothing), but the history shows
             // when a scheduled message's time came and it went to the carrier's queue.
             state::record_event(

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::failure::database_error;
 use super::prepared::Db;
+use super::tally::{StatusMove, Tally};
 use super::wal_sync::{self, Durability, Ended, Failure};
 use crate::store::{Result, StoreError};
 
@@ -81,12 +82,17 @@ impl Counters {
 pub(super) struct Writer {
     ops: mpsc::Sender<Box<dyn Queued>>,
     counters: Arc<Counters>,
+    tally: Arc<Tally>,
 }
 
 impl Writer {
     /// Starts the writer on `conn`, whose `synchronous` setting suits `durability`
-    /// ([`wal_sync::synchronous_pragma`]).
-    pub(super) fn start(conn: Connection, durability: Durability) -> std::io::Result<Self> {
+    /// ([`wal_sync::synchronous_pragma`]); committed status changes go to `tally`.
+    pub(super) fn start(
+        conn: Connection,
+        durability: Durability,
+        tally: Arc<Tally>,
+    ) -> std::io::Result<Self> {
         let (ops, queue) = mpsc::channel(QUEUE_DEPTH);
         let counters = Arc::new(Counters::default());
         let failure = Failure::default();
@@ -98,7 +104,11 @@ impl Writer {
         std::thread::Builder::new()
             .name("herald-store-writer".into())
             .spawn(move || run(conn, queue, ended, failure, shared))?;
-        Ok(Self { ops, counters })
+        Ok(Self {
+            ops,
+            counters,
+            tally,
+        })
     }
 
     /// Runs `work` in the next batch and returns its result once that batch is committed and
@@ -115,6 +125,8 @@ impl Writer {
             work: Box::new(work),
             outcome: None,
             reply,
+            moves: Vec::new(),
+            tally: Arc::clone(&self.tally),
         };
         self.ops
             .send(Box::new(op))
@@ -125,6 +137,11 @@ impl Writer {
 
     pub(super) fn stats(&self) -> CommitStats {
         self.counters.snapshot()
+    }
+
+    /// Messages by carrier and status, as committed so far.
+    pub(super) fn message_counts(&self) -> Vec<crate::store::MessageCount> {
+        self.tally.counts()
     }
 }
 
@@ -143,6 +160,9 @@ struct Operation<T> {
     work: Work<T>,
     outcome: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
+    /// The status changes of the last run that succeeded, counted once it is committed.
+    moves: Vec<StatusMove>,
+    tally: Arc<Tally>,
 }
 
 impl<T: Send + 'static> Queued for Operation<T> {
@@ -150,13 +170,19 @@ impl<T: Send + 'static> Queued for Operation<T> {
         let outcome = (self.work)(conn);
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
+        // A failed run is rolled back: what it noted never happened.
+        let moves = conn.take_moves();
+        self.moves = if ok { moves } else { Vec::new() };
         ok
     }
 
     fn answer(self: Box<Self>, commit_error: Option<&Arc<sqlx::Error>>) {
         let result = match (self.outcome, commit_error) {
             (Some(Err(own)), _) => Err(own),
-            (Some(Ok(value)), None) => Ok(value),
+            (Some(Ok(value)), None) => {
+                self.tally.apply(&self.moves);
+                Ok(value)
+            }
             (_, Some(shared)) => Err(StoreError::Commit(Arc::clone(shared))),
             // Not run although the batch committed: cannot happen, but never claim success.
             (None, None) => Err(StoreError::Closed),
@@ -267,11 +293,21 @@ mod tests {
     fn operation<T: Send + 'static>(
         work: impl Fn(&Db<'_>) -> Result<T> + Send + 'static,
     ) -> (Box<dyn Queued>, oneshot::Receiver<Result<T>>) {
+        counted_operation(&Arc::default(), work)
+    }
+
+    /// An operation whose committed status changes go to `tally`.
+    fn counted_operation<T: Send + 'static>(
+        tally: &Arc<Tally>,
+        work: impl Fn(&Db<'_>) -> Result<T> + Send + 'static,
+    ) -> (Box<dyn Queued>, oneshot::Receiver<Result<T>>) {
         let (reply, answer) = oneshot::channel();
         let op = Operation {
             work: Box::new(work),
             outcome: None,
             reply,
+            moves: Vec::new(),
+            tally: Arc::clone(tally),
         };
         (Box::new(op), answer)
     }
@@ -340,5 +376,54 @@ mod tests {
         for answer in answers {
             assert!(answer.blocking_recv().unwrap().is_ok());
         }
+    }
+
+    /// Only operations that succeeded in a committed batch move the tally: a failed one's
+    /// notes are dropped with its writes, and a batch whose commit failed moves nothing.
+    #[test]
+    fn only_committed_status_changes_are_counted() {
+        use crate::domain::Status;
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
+        let tally = Arc::new(Tally::default());
+        let queued = |conn: &Db<'_>, value| {
+            insert(conn, value)?;
+            conn.status_moved(Some("sim"), None, Status::Queued);
+            Ok(())
+        };
+        let (first, _) = counted_operation(&tally, move |conn| queued(conn, 1));
+        // Notes a change, then fails on a duplicate of 1.
+        let (failing, _) = counted_operation(&tally, move |conn| {
+            queued(conn, 2)?;
+            insert(conn, 1)
+        });
+        let (last, _) = counted_operation(&tally, move |conn| {
+            queued(conn, 3)?;
+            conn.status_moved(Some("sim"), Some(Status::Queued), Status::Sent);
+            Ok(())
+        });
+        let mut batch = vec![first, failing, last];
+        run_batch(&Db::new(&conn), &mut batch).unwrap();
+        for op in batch {
+            op.answer(None);
+        }
+        let counts = |tally: &Tally| {
+            tally
+                .counts()
+                .into_iter()
+                .map(|c| (c.status, c.count))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(&tally), [(Status::Queued, 1), (Status::Sent, 1)]);
+
+        let (lost, _) = counted_operation(&tally, move |conn| queued(conn, 4));
+        let mut batch = vec![lost];
+        run_batch(&Db::new(&conn), &mut batch).unwrap();
+        let commit_failed = Arc::new(sqlx::Error::Protocol("commit failed".into()));
+        for op in batch {
+            op.answer(Some(&commit_failed));
+        }
+        assert_eq!(counts(&tally), [(Status::Queued, 1), (Status::Sent, 1)]);
     }
 }
