@@ -285,6 +285,24 @@ fn find_submission(conn: &Db<'_>, carrier: &str, keys: &IdKeys) -> Result<Option
 
 /// Applies the receipts of `carrier` that arrived before the submission of `segments`
 /// acknowledged with `keys`, in arrival order, each to every one of those segments.
+/// The pending receipts (stored before their submission was answered) of a carrier under the
+/// three keys of an id, each row with the rank of the key it matched by (0 exact, 1 decimal,
+/// 2 hex). `UNION ALL` with no `ORDER BY`, the caller sorting the few rows: it runs for every
+/// submission a carrier accepts, and as a sorted `UNION` SQLite merged three co-routines, a
+/// program twice as long (callgrind: ~8,800 → ~6,400 instructions per message).
+pub(super) const PENDING_BY_KEYS: &str =
+    "SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
+            received_at, 0 AS matched_by
+       FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_exact = ?2
+     UNION ALL
+     SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
+            received_at, 1
+       FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_dec = ?3
+     UNION ALL
+     SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
+            received_at, 2
+       FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_hex = ?4";
+
 pub(super) fn apply_pending(
     conn: &Db<'_>,
     message_id: &MessageId,
@@ -293,21 +311,8 @@ pub(super) fn apply_pending(
     keys: &IdKeys,
     at: Millis,
 ) -> Result<()> {
-    let rows = conn
-        .prepare_cached(
-            "SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
-                    received_at, 0 AS matched_by
-               FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_exact = ?2
-             UNION
-             SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
-                    received_at, 1
-               FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_dec = ?3
-             UNION
-             SELECT id, carrier_message_id, outcome, stat_word, carrier_err, raw_text, tlvs,
-                    received_at, 2
-               FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_hex = ?4
-             ORDER BY id, matched_by",
-        )?
+    let mut rows = conn
+        .prepare_cached(PENDING_BY_KEYS)?
         .query_map(
             params![carrier, keys.exact, keys.as_hex, keys.as_decimal],
             |row| {
@@ -327,6 +332,8 @@ pub(super) fn apply_pending(
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    // Each receipt's rows together, its best key first.
+    rows.sort_by_key(|(columns, matched_by)| (columns.id, *matched_by));
 
     let mut applied = None;
     for (columns, matched_by) in rows {

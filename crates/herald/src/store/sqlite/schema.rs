@@ -547,6 +547,19 @@ mod tests {
             building_ephemeral_tables(&path, &lookups),
             Vec::<&str>::new()
         );
+        // And the pending receipts an accepted submission looks for.
+        let pending = super::super::receipts::PENDING_BY_KEYS;
+        assert_eq!(
+            building_ephemeral_tables(&path, &[pending]),
+            Vec::<&str>::new()
+        );
+        assert!(
+            query_plan(&path, pending)
+                .iter()
+                .all(|step| !step.starts_with("SCAN ")),
+            "{:?}",
+            query_plan(&path, pending)
+        );
         let plans: Vec<Vec<String>> = lookups.iter().map(|sql| query_plan(&path, sql)).collect();
         let expected = [
             "segments_by_cid_exact",
