@@ -3,13 +3,16 @@
 //! receiver included, so their CPU counts against Herald's).
 //!
 //! ```text
-//! cargo run --release -p herald --example e2e_bench -- throughput [messages] [concurrency] [scheduled]
+//! cargo run --release -p herald --example e2e_bench -- throughput [messages] [concurrency] [scheduled] [unreachable]
 //! cargo run --release -p herald --example e2e_bench -- latency [rate_per_s] [seconds]
 //! cargo run --release -p herald --example e2e_bench -- inflight [messages]
 //! ```
 //!
 //! `throughput` with `scheduled` > 0 first queues that many messages for the next day
 //! (`time_to_send`), not counted: the run then measures the gateway holding a scheduled campaign.
+//! With `unreachable` > 0, that many messages first go end to end with a dlr-url nobody listens
+//! on, not counted: each one's SENT callback fails and waits for its retry (an hour later in the
+//! bench), its final one queued behind it, as when a customer's receiver is down for hours.
 //!
 //! `inflight` runs the simulated carrier in a child process (this program, re-run as
 //! `e2e_bench simulator PORT DELAY_MS`): the receipts it owes are the carrier's memory, not
@@ -81,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         .expect("set once");
     rt.block_on(async {
         match mode {
-            "throughput" => throughput(n(1, 20_000), n(2, 256) as usize, n(3, 0)).await,
+            "throughput" => throughput(n(1, 20_000), n(2, 256) as usize, n(3, 0), n(4, 0)).await,
             "latency" => latency(n(1, 1_000), n(2, 10)).await,
             "inflight" => inflight(n(1, 100_000)).await,
             "simulator" => simulator(n(1, 2775) as u16, n(2, 600_000)).await,
@@ -103,6 +106,8 @@ struct Bench {
     /// The same for a message scheduled for the next day (another text, so it is no duplicate
     /// of a measured one).
     scheduled_form: String,
+    /// The same for a message whose dlr-url nobody listens on.
+    unreachable_form: String,
     _dir: tempfile::TempDir,
 }
 
@@ -165,6 +170,9 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
         c.window = WINDOW as u32;
     }
     config.callbacks.concurrency = 256;
+    // A failed callback is retried an hour later: a receiver that is down (`throughput`'s
+    // `unreachable`) leaves its callbacks queued through a run. The others never fail.
+    config.callbacks.schedule = vec![Duration::from_secs(3600)];
     // Every message is charged when submitted: enough balance for any run.
     for account in &mut config.accounts {
         account.balance = "1000000000.00".into();
@@ -184,9 +192,10 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
     }
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
+    let password = password.unwrap_or_default();
     let form = serde_urlencoded::to_string([
         ("username", "demo"),
-        ("password", password.unwrap_or_default().as_str()),
+        ("password", password.as_str()),
         ("text", "Benchmark message from Herald"),
         ("dlr-url", dlr_url.as_str()),
     ])?;
@@ -202,9 +211,20 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
             form.replace("Benchmark+message", "Scheduled+message"),
             (now_ms_f64() / 1000.0) as u64 + 86_400
         ),
+        unreachable_form: serde_urlencoded::to_string([
+            ("username", "demo"),
+            ("password", password.as_str()),
+            ("text", "Unreachable receiver's message from Herald"),
+            ("dlr-url", format!("http://{}/dlr", closed_port()?).as_str()),
+        ])?,
         form,
         _dir: dir,
     })
+}
+
+/// A loopback address nobody listens on (bound, then let go).
+fn closed_port() -> std::io::Result<std::net::SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
 
 async fn record_callback(State(r): State<Arc<Receiver>>, RawQuery(q): RawQuery) -> &'static str {
@@ -261,18 +281,26 @@ impl Bench {
     }
 }
 
-/// Sends `count` messages through the API, `concurrency` requests at a time (for the next day
-/// when `scheduled`); returns how many were accepted.
-async fn send_all(bench: &Arc<Bench>, count: u64, concurrency: usize, scheduled: bool) -> usize {
+/// Which messages `send_all` sends.
+#[derive(Clone, Copy)]
+enum Kind {
+    Measured,
+    Scheduled,
+    Unreachable,
+}
+
+/// Sends `count` messages of `kind` through the API, `concurrency` requests at a time; returns
+/// how many were accepted.
+async fn send_all(bench: &Arc<Bench>, count: u64, concurrency: usize, kind: Kind) -> usize {
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (bench, next) = (bench.clone(), next.clone());
         tasks.push(peers().spawn(async move {
-            let form = if scheduled {
-                &bench.scheduled_form
-            } else {
-                &bench.form
+            let form = match kind {
+                Kind::Measured => &bench.form,
+                Kind::Scheduled => &bench.scheduled_form,
+                Kind::Unreachable => &bench.unreachable_form,
             };
             let mut accepted = 0usize;
             loop {
@@ -294,7 +322,22 @@ async fn send_all(bench: &Arc<Bench>, count: u64, concurrency: usize, scheduled:
     accepted
 }
 
-async fn throughput(messages: u64, concurrency: usize, scheduled: u64) -> anyhow::Result<()> {
+/// Messages delivered so far, as the store counts them.
+async fn delivered(bench: &Bench) -> anyhow::Result<u64> {
+    let counts = bench.app.store.message_counts().await?;
+    Ok(counts
+        .iter()
+        .filter(|c| c.status == herald::domain::Status::Delivered)
+        .map(|c| c.count)
+        .sum())
+}
+
+async fn throughput(
+    messages: u64,
+    concurrency: usize,
+    scheduled: u64,
+    unreachable: u64,
+) -> anyhow::Result<()> {
     let bench = Arc::new(
         setup(Carrier::InProcess {
             receipt_delay_ms: 0,
@@ -303,9 +346,25 @@ async fn throughput(messages: u64, concurrency: usize, scheduled: u64) -> anyhow
     );
     if scheduled > 0 {
         let start = Instant::now();
-        let queued = send_all(&bench, scheduled, concurrency, true).await;
+        let queued = send_all(&bench, scheduled, concurrency, Kind::Scheduled).await;
         println!(
             "scheduled for tomorrow: {queued} of {scheduled} messages in {:.1} s (not measured)",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if unreachable > 0 {
+        let start = Instant::now();
+        let sent = send_all(&bench, unreachable, concurrency, Kind::Unreachable).await as u64;
+        // Until every one is delivered (its final callback queued), then a moment for the last
+        // SENT attempts to fail and be recorded.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while delivered(&bench).await? < sent && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        println!(
+            "receiver down: {} of {unreachable} messages delivered, their callbacks queued, in {:.1} s (not measured)",
+            delivered(&bench).await?,
             start.elapsed().as_secs_f64()
         );
     }
@@ -313,7 +372,7 @@ async fn throughput(messages: u64, concurrency: usize, scheduled: u64) -> anyhow
     let bench_cpu0 = bench_cpu_seconds();
     let writer0 = thread_cpu_seconds(WRITER_THREAD).unwrap_or(0.0);
     let start = Instant::now();
-    let accepted = send_all(&bench, messages, concurrency, false).await;
+    let accepted = send_all(&bench, messages, concurrency, Kind::Measured).await;
     let accept_secs = start.elapsed().as_secs_f64();
     let accepts_done_ms = now_ms_f64();
     let complete = bench.wait_finals(accepted, Duration::from_secs(600)).await;
@@ -321,13 +380,19 @@ async fn throughput(messages: u64, concurrency: usize, scheduled: u64) -> anyhow
     let cpu = cpu_seconds() - cpu0;
     let bench_cpu = bench_cpu_seconds() - bench_cpu0;
     let finals = bench.receiver.finals.lock().unwrap().len();
+    let mut backlog = String::new();
+    if scheduled > 0 {
+        backlog.push_str(&format!(
+            ", {scheduled} messages scheduled for tomorrow in the queue"
+        ));
+    }
+    if unreachable > 0 {
+        backlog.push_str(&format!(
+            ", {unreachable} messages' callbacks waiting for a receiver that is down"
+        ));
+    }
     println!(
-        "end-to-end throughput (SQLite, one carrier bind, window {WINDOW} both ways, {concurrency} HTTP clients{})",
-        if scheduled > 0 {
-            format!(", {scheduled} messages scheduled for tomorrow in the queue")
-        } else {
-            String::new()
-        }
+        "end-to-end throughput (SQLite, one carrier bind, window {WINDOW} both ways, {concurrency} HTTP clients{backlog})"
     );
     println!(
         "  accepted: {accepted} in {accept_secs:.2} s = {:.0}/s",
