@@ -52,8 +52,8 @@ pub use url::callback_url;
 /// another process enqueued without waking us.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The shortest sleep between steps, so that a due time the claims cannot meet (a callback
-/// whose lease another process holds past it) never makes the worker spin.
+/// The shortest sleep between steps: should the store name a due time the next claim cannot
+/// meet after all, the worker still does not spin on it.
 const MIN_PAUSE: Duration = Duration::from_millis(20);
 
 pub struct CallbackWorker {

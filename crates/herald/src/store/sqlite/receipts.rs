@@ -283,8 +283,6 @@ fn find_submission(conn: &Db<'_>, carrier: &str, keys: &IdKeys) -> Result<Option
     Ok(None)
 }
 
-/// Applies the receipts of `carrier` that arrived before the submission of `segments`
-/// acknowledged with `keys`, in arrival order, each to every one of those segments.
 /// The pending receipts (stored before their submission was answered) of a carrier under the
 /// three keys of an id, each row with the rank of the key it matched by (0 exact, 1 decimal,
 /// 2 hex). `UNION ALL` with no `ORDER BY`, the caller sorting the few rows: it runs for every
@@ -303,6 +301,8 @@ pub(super) const PENDING_BY_KEYS: &str =
             received_at, 2
        FROM receipts WHERE message_id IS NULL AND carrier = ?1 AND cid_hex = ?4";
 
+/// Applies the receipts of `carrier` that arrived before the submission of `segments`
+/// acknowledged with `keys`, in arrival order, each to every one of those segments.
 pub(super) fn apply_pending(
     conn: &Db<'_>,
     message_id: &MessageId,

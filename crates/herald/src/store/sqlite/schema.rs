@@ -547,10 +547,15 @@ mod tests {
             building_ephemeral_tables(&path, &lookups),
             Vec::<&str>::new()
         );
-        // And the pending receipts an accepted submission looks for.
+        // And the pending receipts an accepted submission looks for: one plain pass, not a
+        // sorted UNION merging three co-routines.
         let pending = super::super::receipts::PENDING_BY_KEYS;
         assert_eq!(
             building_ephemeral_tables(&path, &[pending]),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            coded_with(&path, &[pending], "InitCoroutine"),
             Vec::<&str>::new()
         );
         assert!(

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{charges, codec, detail, prepared::Db, receipts, state};
 use crate::domain::{MessageId, Report, Status};
-use crate::store::{Millis, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
+use crate::store::{Millis, Priority, Result, StoreError, SubmitJob, SubmitOutcome, SubmitResult};
 
 /// A carrier's due segments of one priority, oldest first, that no lease holds: parameters
 /// now, limit, carrier, priority. Each is one range of `segments_queued_by_route` (migration
@@ -36,7 +36,7 @@ pub(super) fn claim(
     // segments of other carriers, or scheduled for later).
     let mut jobs = Vec::new();
     let mut statement = conn.prepare_cached(CLAIM_DUE_SEGMENTS)?;
-    for priority in [2, 1, 0] {
+    for priority in Priority::ALL.into_iter().rev() {
         let left = limit.saturating_sub(jobs.len());
         if left == 0 {
             break;
@@ -46,7 +46,7 @@ pub(super) fn claim(
                 now,
                 i64::try_from(left).unwrap_or(i64::MAX),
                 carrier,
-                priority
+                priority.rank()
             ],
             |row| {
                 let columns =
