@@ -29,6 +29,8 @@ struct Inner {
     messages: Vec<NewMessage>,
     views: HashMap<MessageId, MessageView>,
     callbacks: Vec<QueuedCallback>,
+    /// Callbacks leased to the worker and held for it (`push_handed_off`).
+    handed_off: Vec<CallbackJob>,
     attempts: Vec<CallbackAttempt>,
     blacklist: Vec<(BlacklistScope, String)>,
     webhook_secrets: HashMap<i64, String>,
@@ -70,6 +72,18 @@ impl MemoryStore {
         due: Millis,
     ) -> i64 {
         self.push(message_id, url, report, due, None)
+    }
+
+    /// Enqueues a callback already leased to this process's worker and held for it, as the
+    /// SQLite store hands callbacks off (`Store::callbacks_handed_off`); returns its job id.
+    pub fn push_handed_off(&self, message_id: MessageId, url: &str, report: Report) -> i64 {
+        let id = self.push(message_id, url, report, 0, None);
+        let mut inner = self.lock();
+        let queued = inner.callbacks.last_mut().expect("just pushed");
+        queued.leased_until = Millis::MAX;
+        let job = queued.job.clone();
+        inner.handed_off.push(job);
+        id
     }
 
     /// Enqueues a JSON webhook due at `due`; returns its job id.
@@ -282,6 +296,12 @@ impl Store for MemoryStore {
             }
         }
         Ok(claimed)
+    }
+
+    fn callbacks_handed_off(&self, _: Millis, limit: usize) -> Vec<CallbackJob> {
+        let mut inner = self.lock();
+        let taken = limit.min(inner.handed_off.len());
+        inner.handed_off.drain(..taken).collect()
     }
 
     async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()> {

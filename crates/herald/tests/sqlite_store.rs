@@ -1100,6 +1100,92 @@ async fn final_callback_waits_behind_a_failing_one_until_it_is_delivered() {
     assert_eq!(stored_callback_states(&f, &id).await, ["done", "done"]);
 }
 
+/// Once a worker claims, a callback claimable as it is written goes to the worker's next claim
+/// without a claim from the database, already leased to it in the database; a promoted one
+/// likewise. What the worker does not take in time, or a store that stops holding, is found
+/// by a claim from the database once the lease has run out, as a claimed callback is.
+#[tokio::test]
+async fn callbacks_written_once_a_worker_claims_are_handed_to_it_already_leased() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    assert!(
+        f.store
+            .claim_callbacks(T0, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    f.ack(&id, 0, "42").await;
+    let lease = LEASE.as_millis() as i64;
+    let sent_lease_end = T0 + 1_000 + lease;
+    assert_eq!(
+        stored::<Option<i64>>(
+            &f,
+            "SELECT lease_until FROM callbacks WHERE message_id = ? ORDER BY id",
+            &id
+        )
+        .await,
+        [Some(sent_lease_end)]
+    );
+    // Leased: the database has nothing due before the lease ends.
+    assert_eq!(
+        f.store.next_callback_due().await.unwrap(),
+        Some(sent_lease_end)
+    );
+    let sent = f
+        .store
+        .claim_callbacks(T0 + 1_000, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&sent), [Status::Sent]);
+    assert_eq!((sent[0].attempts, sent[0].enqueued_at), (0, T0 + 1_000));
+    assert!(
+        f.store
+            .claim_callbacks(T0 + 1_200, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The final one waits behind SENT, then is handed off as SENT is delivered.
+    f.receipt(CARRIER, "42", ReceiptOutcome::Delivered, T0 + 2_000)
+        .await;
+    assert_eq!(
+        stored_callback_states(&f, &id).await,
+        ["pending", "waiting"]
+    );
+    f.callback_attempt(&sent[0], T0 + 3_000, CallbackNext::Done)
+        .await;
+    assert_eq!(stored_callback_states(&f, &id).await, ["done", "pending"]);
+
+    // A store opened again on the file holds nothing (as after a crash): the DELIVERED
+    // callback is claimed from the database when its lease is over, not before. Its lease
+    // counts from the end of the attempt that let it out (12 ms long).
+    let reopened = SqliteStore::open(&url(&f.dir)).await.unwrap();
+    let final_lease_end = T0 + 3_012 + lease;
+    assert!(
+        reopened
+            .claim_callbacks(final_lease_end - 1, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let delivered = reopened
+        .claim_callbacks(final_lease_end, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(statuses(&delivered), [Status::Delivered]);
+    // The first store's worker comes too late: past half the lease, the job it held is left to
+    // the database, which has it leased to the other claim.
+    assert!(
+        f.store
+            .claim_callbacks(final_lease_end, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// The message counts (`/metrics`) follow every status change as it is committed, and a store
 /// opened again on the same file counts the same.
 #[tokio::test]

@@ -260,13 +260,21 @@ impl CallbackWorker {
                         // Every slot was filled: more may be waiting as soon as one frees.
                         continue;
                     }
-                    match this.store.next_callback_due().await {
-                        Ok(Some(due)) => Duration::from_millis((due - now_millis()).max(0) as u64)
-                            .clamp(MIN_PAUSE, POLL),
-                        Ok(None) => POLL,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "reading the next due time failed");
-                            POLL
+                    if claimed > 0 {
+                        // The attempts just started each free a slot as they end, and that
+                        // wakes this loop: no need to ask the store when the next is due.
+                        POLL
+                    } else {
+                        match this.store.next_callback_due().await {
+                            Ok(Some(due)) => {
+                                Duration::from_millis((due - now_millis()).max(0) as u64)
+                                    .clamp(MIN_PAUSE, POLL)
+                            }
+                            Ok(None) => POLL,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "reading the next due time failed");
+                                POLL
+                            }
                         }
                     }
                 }
@@ -284,7 +292,23 @@ impl CallbackWorker {
                 _ = tokio::time::sleep(pause) => {}
             }
         }
-        let _ = tokio::time::timeout(this.lease, slots.acquire_many(this.concurrency as u32)).await;
+        // Callbacks the store already leased to this worker are attempted too, like those in
+        // flight, rather than left until their leases run out; all within one lease.
+        let finish = async {
+            let now = now_millis();
+            for job in this.store.callbacks_handed_off(now, usize::MAX) {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let this = this.clone();
+                tokio::spawn(Box::pin(async move {
+                    this.attempt(job, now).await;
+                    drop(permit);
+                }));
+            }
+            slots.acquire_many(this.concurrency as u32).await
+        };
+        let _ = tokio::time::timeout(this.lease, finish).await;
     }
 }
 

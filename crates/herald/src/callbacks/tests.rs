@@ -272,6 +272,28 @@ async fn run_delivers_due_callbacks_and_stops_on_shutdown() {
     assert_eq!(store.attempts()[0].next, CallbackNext::Done);
 }
 
+/// A stopping worker attempts the callbacks the store already leased to it and holds for its
+/// next claim, as it finishes those in flight, rather than leaving them until their leases run
+/// out.
+#[tokio::test]
+async fn a_stopping_worker_attempts_what_was_handed_to_it() {
+    let (receiver, url) = Receiver::start(&[200], Duration::ZERO).await;
+    let store = Arc::new(MemoryStore::default());
+    let w = worker(&store, LOOPBACK, &[10], Duration::from_secs(1));
+    let (wake, shutdown) = (Arc::new(Notify::new()), CancellationToken::new());
+    shutdown.cancel();
+    store.push_handed_off(id(), &url, Report::accepted_by_carrier());
+
+    tokio::time::timeout(Duration::from_secs(3), w.run(wake, shutdown))
+        .await
+        .expect("stops");
+
+    assert_eq!(receiver.queries().len(), 1);
+    let attempts = store.attempts();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].next, CallbackNext::Done);
+}
+
 /// One POST as received: its headers and body.
 type Post = (axum::http::HeaderMap, Vec<u8>);
 

@@ -663,6 +663,13 @@ pub trait Store: Send + Sync + 'static {
         lease: Duration,
     ) -> Result<Vec<CallbackJob>>;
     async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()>;
+    /// Up to `limit` callbacks the store has already leased to this process's worker and
+    /// holds for its next claim, without reading the database: what a stopping worker still
+    /// attempts. A store that hands none off has none.
+    fn callbacks_handed_off(&self, now: Millis, limit: usize) -> Vec<CallbackJob> {
+        let _ = (now, limit);
+        Vec::new()
+    }
 
     async fn message(&self, id: &MessageId) -> Result<Option<MessageView>>;
     async fn history(&self, id: &MessageId) -> Result<Vec<Event>>;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{accounts, codec, detail, prepared::Db, state};
+use super::{accounts, codec, detail, history, prepared::Db, state};
 use crate::callbacks::signature::WebhookSecret;
 use crate::callbacks::webhook::webhook_id;
 use crate::domain::MessageId;
@@ -79,18 +79,7 @@ pub(super) fn claim(
                 changed_at: row.get("created_at")?,
             }),
         };
-        let job = CallbackJob {
-            id,
-            report: codec::report(row)?.ok_or_else(|| {
-                codec::corrupt(format!("callback of {message_id} without report"))
-            })?,
-            message_id,
-            url: row.get("url")?,
-            attempts: row.get("attempts")?,
-            enqueued_at: row.get("created_at")?,
-            webhook: None,
-        };
-        claimed.push((job, json));
+        claimed.push((job_of(row, message_id)?, json));
     }
     drop(rows);
     let mut jobs = Vec::with_capacity(claimed.len());
@@ -128,6 +117,21 @@ pub(super) fn claim(
         lease_job.execute(params![lease_until, job.id])?;
     }
     Ok(jobs)
+}
+
+/// The job of message `message_id`'s callback in `row`, which selects its `id`, `url`, report
+/// columns, `attempts` and `created_at`: a query-string one (a webhook's is added by the claim).
+pub(super) fn job_of(row: &codec::Named<'_, '_>, message_id: MessageId) -> Result<CallbackJob> {
+    Ok(CallbackJob {
+        id: row.get("id")?,
+        report: codec::report(row)?
+            .ok_or_else(|| codec::corrupt(format!("callback of {message_id} without report")))?,
+        message_id,
+        url: row.get("url")?,
+        attempts: row.get("attempts")?,
+        enqueued_at: row.get("created_at")?,
+        webhook: None,
+    })
 }
 
 /// What a claimed JSON webhook's row says, before its account's secret is resolved.
@@ -198,9 +202,12 @@ pub(super) fn record_attempt(conn: &Db<'_>, attempt: &CallbackAttempt, detail: &
         return Err(StoreError::NotFound);
     }
     if moved > 0 && state != "pending" {
-        state::promote_next_callback(conn, &job.message_id)?;
+        // Handed off from when the attempt ended; a JSON webhook's job is left to a claim.
+        let ended = attempt.at.saturating_add(attempt.duration_ms.max(0));
+        let plain = job.format == CallbackFormat::Query;
+        state::promote_next_callback(conn, &job.message_id, ended, plain)?;
     }
-    state::record_event_json(conn, &job.message_id, attempt.at, "callback", None, detail)?;
+    history::record(conn, &job.message_id, attempt.at, "callback", None, detail)?;
     Ok(())
 }
 
@@ -237,7 +244,8 @@ pub(super) fn replay(
     let Some(url) = url else {
         return Ok(ReplayOutcome::NoUrl);
     };
-    let callback_id = state::enqueue_callback(conn, id, &url, &report, at)?;
+    // Left to a claim: a replay is rare, and the claim reads what a webhook needs.
+    let callback_id = state::enqueue_callback(conn, id, &url, &report, at, false)?;
     let mut detail = codec::report_json(&report);
     detail["callback_id"] = callback_id.into();
     detail["url"] = url.into();

@@ -7,7 +7,7 @@ use rusqlite::params;
 use super::rules::Admission;
 use super::{codec, detail, prepared::Db, state};
 use crate::domain::{MessageState, Report};
-use crate::store::{Millis, NewMessage, Result, TextStore};
+use crate::store::{CallbackFormat, Millis, NewMessage, Result, TextStore};
 
 pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission) -> Result<()> {
     let valid_until = message
@@ -111,6 +111,7 @@ pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission)
             conn,
             &message.id,
             message.dlr_url.as_deref(),
+            message.callback_format == CallbackFormat::Query,
             &notice,
             message.accepted_at,
         )?;

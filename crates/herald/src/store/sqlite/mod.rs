@@ -29,6 +29,8 @@ mod charges;
 mod codec;
 mod detail;
 mod failure;
+mod handoff;
+mod history;
 mod joint;
 mod messages;
 mod overview;
@@ -74,6 +76,8 @@ pub struct SqliteStore {
     writer: Writer,
     reads: SqlitePool,
     duplicates: DuplicatePolicy,
+    /// Callbacks the writer handed to this process's worker (`handoff`).
+    handoff: Arc<handoff::HandOff>,
 }
 
 impl SqliteStore {
@@ -105,11 +109,13 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
+        let handoff = Arc::new(handoff::HandOff::default());
         Ok(SqliteStore {
-            writer: Writer::start(write, durability, Arc::new(tally))
+            writer: Writer::start(write, durability, Arc::new(tally), Arc::clone(&handoff))
                 .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
             reads,
             duplicates: DuplicatePolicy::default(),
+            handoff,
         })
     }
 
@@ -262,9 +268,29 @@ impl Store for SqliteStore {
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<CallbackJob>> {
-        self.writer
-            .run(move |conn| callbacks::claim(conn, now, limit, lease))
-            .await
+        // A worker claims: the writer may hand it callbacks from now on, and those it did come
+        // first, with no trip to the writer unless the database is due a look too.
+        self.handoff.enable(lease);
+        let mut jobs = self.handoff.take(now, limit);
+        if self.handoff.claim_database(now, jobs.len(), limit) {
+            let left = limit - jobs.len();
+            match self
+                .writer
+                .run(move |conn| callbacks::claim(conn, now, left, lease))
+                .await
+            {
+                Ok(claimed) => jobs.extend(claimed),
+                Err(e) if jobs.is_empty() => return Err(e),
+                // The jobs taken are leased to us alone: attempted now rather than left until
+                // their leases run out.
+                Err(e) => tracing::warn!(error = %e, "claiming callbacks failed"),
+            }
+        }
+        Ok(jobs)
+    }
+
+    fn callbacks_handed_off(&self, now: Millis, limit: usize) -> Vec<CallbackJob> {
+        self.handoff.take(now, limit)
     }
 
     async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()> {

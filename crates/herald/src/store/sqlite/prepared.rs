@@ -10,15 +10,19 @@
 //! [`Db::prepare_cached`] has the name and the use of rusqlite's, so the store's code reads the
 //! same; everything else of the connection is reached through `Deref`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use rusqlite::{Connection, PrepFlags, Statement};
 
+use super::handoff::{HandOff, Handed};
+use super::history::Held;
 use super::tally::StatusMove;
 use crate::domain::Status;
+use crate::store::Millis;
 
 /// The writer's connection, as every write operation is given it.
 pub(super) struct Db<'c> {
@@ -27,15 +31,63 @@ pub(super) struct Db<'c> {
     idle: RefCell<HashMap<(usize, usize), Statement<'c>, BuildHasherDefault<AddressHasher>>>,
     /// Status changes the running operation made, for the tally once it is committed.
     moves: RefCell<Vec<StatusMove>>,
+    /// Where callbacks go to the worker without a claim (`handoff`).
+    handoff: Arc<HandOff>,
+    /// Callbacks the running operation wrote leased to the worker, for it once committed.
+    handed: RefCell<Vec<Handed>>,
+    /// The running operation made a callback claimable without handing it off.
+    left_to_claim: Cell<bool>,
+    /// The history line the running operation wrote last, not yet inserted (`history`).
+    held: RefCell<Option<Held>>,
 }
 
 impl<'c> Db<'c> {
+    /// A connection that hands no callback off.
+    #[cfg(test)]
     pub(super) fn new(conn: &'c Connection) -> Self {
+        Self::with_handoff(conn, Arc::default())
+    }
+
+    pub(super) fn with_handoff(conn: &'c Connection, handoff: Arc<HandOff>) -> Self {
         Self {
             conn,
             idle: RefCell::default(),
             moves: RefCell::default(),
+            handoff,
+            handed: RefCell::default(),
+            left_to_claim: Cell::new(false),
+            held: RefCell::default(),
         }
+    }
+
+    /// The history line held back, for `history` alone.
+    pub(super) fn held_line(&self) -> std::cell::RefMut<'_, Option<Held>> {
+        self.held.borrow_mut()
+    }
+
+    /// The lease a callback claimable as it is written gets to be handed off, if it is to be.
+    pub(super) fn hand_off_lease(&self) -> Option<Millis> {
+        self.handoff.lease()
+    }
+
+    /// Notes a callback written leased to the worker, for it once the operation is committed.
+    pub(super) fn handed_off(&self, handed: Handed) {
+        self.handed.borrow_mut().push(handed);
+    }
+
+    /// The callbacks handed off since the last call.
+    pub(super) fn take_handed(&self) -> Vec<Handed> {
+        std::mem::take(&mut self.handed.borrow_mut())
+    }
+
+    /// Notes a callback made claimable and not handed off: a claim is to look for it.
+    pub(super) fn left_to_claim(&self) {
+        self.left_to_claim.set(true);
+    }
+
+    /// Whether a callback was left to a claim since the last call.
+    pub(super) fn take_left_to_claim(&self) -> bool {
+        self.left_to_claim.replace(false)
     }
 
     /// Notes that a message of `carrier` entered status `to` (from `from`; `None`: a new one).

@@ -3,7 +3,7 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
-use super::codec;
+use super::{codec, history};
 use crate::domain::MessageId;
 use crate::store::{
     Event, MessageCursor, MessagePage, MessageQuery, MessageView, Millis, Priority, Result,
@@ -128,23 +128,36 @@ enum Bind {
 
 pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Event>> {
     let rows = sqlx::query(
-        "SELECT at, kind, segment, detail FROM events WHERE message_id = ? ORDER BY id",
+        "SELECT at, kind, segment, detail, status_detail FROM events
+          WHERE message_id = ? ORDER BY id",
     )
     .bind(id.as_str())
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let detail: String = row.try_get("detail")?;
-            Ok(Event {
-                at: row.try_get("at")?,
-                kind: row.try_get("kind")?,
-                segment: row.try_get("segment")?,
-                detail: serde_json::from_str(&detail)
-                    .map_err(|e| codec::corrupt(format!("event detail: {e}")))?,
-            })
-        })
-        .collect()
+    let json = |text: &str| {
+        serde_json::from_str(text).map_err(|e| codec::corrupt(format!("event detail: {e}")))
+    };
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let at: Millis = row.try_get("at")?;
+        let detail: String = row.try_get("detail")?;
+        events.push(Event {
+            at,
+            kind: row.try_get("kind")?,
+            segment: row.try_get("segment")?,
+            detail: json(&detail)?,
+        });
+        // The status change the line brought, written on its row (migration 0015).
+        if let Some(status) = row.try_get::<Option<String>, _>("status_detail")? {
+            events.push(Event {
+                at,
+                kind: history::STATUS.to_owned(),
+                segment: None,
+                detail: json(&status)?,
+            });
+        }
+    }
+    Ok(events)
 }
 
 /// The earliest moment a callback can be claimed: leased ones count from the end of their lease

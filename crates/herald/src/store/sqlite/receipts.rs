@@ -188,6 +188,7 @@ impl Candidate {
         "dlr_url",
         "segment_count",
         "carrier",
+        "plain_callback",
     ];
 
     fn read(row: &rusqlite::Row<'_>) -> Result<Self> {
@@ -213,7 +214,8 @@ macro_rules! under_key {
                     m.text_store = 'plaintext' AS keeps_text,
                     s.status, s.stat, s.dlr_mask, s.err,
                     m.status AS m_status, m.stat AS m_stat, m.dlr_mask AS m_dlr_mask,
-                    m.err AS m_err, m.dlr_url, m.segment_count, m.carrier
+                    m.err AS m_err, m.dlr_url, m.segment_count, m.carrier,
+                    m.callback_format = 'query' AS plain_callback
                FROM segments s JOIN messages m ON m.id = s.message_id
               WHERE s.carrier = ? AND s.",
             $column,

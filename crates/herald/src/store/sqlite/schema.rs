@@ -80,6 +80,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "segment queue indexes",
         include_str!("../../../migrations/0014_segment_queue_indexes.sql"),
     ),
+    (
+        15,
+        "status with its event",
+        include_str!("../../../migrations/0015_status_with_its_event.sql"),
+    ),
 ];
 
 /// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
@@ -607,6 +612,39 @@ mod tests {
         );
         assert_eq!(
             building_ephemeral_tables(&path, &[claim]),
+            Vec::<&str>::new()
+        );
+    }
+
+    /// What handing a callback to the worker asks of a message's callbacks (whether one is
+    /// open; its oldest open one) is one search of `callbacks_open_by_message`, in its order.
+    #[tokio::test]
+    async fn a_hand_off_searches_the_messages_open_callbacks() {
+        let (dir, mut conn) = database_file().await;
+        let path = dir.path().join(DATABASE_FILE);
+        migrator().run(&mut conn).await.unwrap();
+        let statements = [
+            super::super::state::HAS_OPEN_CALLBACK,
+            super::super::state::OLDEST_OPEN_CALLBACK,
+        ];
+        for sql in statements {
+            let plan = query_plan(&path, sql);
+            assert!(
+                plan.iter().any(|step| step
+                    .starts_with("SEARCH callbacks USING INDEX callbacks_open_by_message")),
+                "{plan:?}"
+            );
+            // The outer `SELECT EXISTS (…)` reads no table: its one row is a constant.
+            let scans_a_table =
+                |step: &String| step.starts_with("SCAN ") && step.as_str() != "SCAN CONSTANT ROW";
+            assert!(
+                plan.iter()
+                    .all(|step| !scans_a_table(step) && !step.contains("TEMP B-TREE")),
+                "{plan:?}"
+            );
+        }
+        assert_eq!(
+            building_ephemeral_tables(&path, &statements),
             Vec::<&str>::new()
         );
     }

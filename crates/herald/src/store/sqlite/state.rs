@@ -3,9 +3,10 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{charges, codec, detail, prepared::Db};
+use super::handoff::Handed;
+use super::{callbacks, charges, codec, detail, history, prepared::Db};
 use crate::domain::{MessageId, MessageState, Report, Status, fold_segments};
-use crate::store::{Millis, Result, StoreError};
+use crate::store::{CallbackJob, Millis, Result, StoreError};
 
 /// What folding needs of one message: its segments' reports in order, its state and what a
 /// status change needs to know of it.
@@ -25,16 +26,20 @@ pub(super) struct Announced {
     pub keeps_text: bool,
     /// The carrier it is routed to, for the tally of statuses (`tally.rs`).
     pub carrier: Option<String>,
+    /// Its callbacks are the query-string GET, which may be handed to the worker as they are
+    /// written (`handoff`); a JSON webhook's job is only read by a claim.
+    pub plain_callback: bool,
 }
 
 impl Announced {
-    /// From a row that selects the message's `dlr_url`, `keeps_text` and `carrier` under those
-    /// names.
+    /// From a row that selects the message's `dlr_url`, `keeps_text`, `carrier` and
+    /// `plain_callback` under those names.
     pub(super) fn read(row: &codec::Named<'_, '_>) -> rusqlite::Result<Self> {
         Ok(Self {
             dlr_url: row.get("dlr_url")?,
             keeps_text: row.get("keeps_text")?,
             carrier: row.get("carrier")?,
+            plain_callback: row.get("plain_callback")?,
         })
     }
 }
@@ -46,7 +51,7 @@ impl FoldInputs {
             "SELECT s.seq, s.status, s.stat, s.dlr_mask, s.err,
                     m.status AS m_status, m.stat AS m_stat, m.dlr_mask AS m_dlr_mask,
                     m.err AS m_err, m.dlr_url, m.text_store = 'plaintext' AS keeps_text,
-                    m.carrier
+                    m.carrier, m.callback_format = 'query' AS plain_callback
                FROM segments s JOIN messages m ON m.id = s.message_id
               WHERE s.message_id = ?
               ORDER BY s.seq",
@@ -64,6 +69,7 @@ impl FoldInputs {
             "dlr_url",
             "keeps_text",
             "carrier",
+            "plain_callback",
         ];
         let mut rows = statement.query([message_id.as_str()])?;
         let mut inputs: Option<FoldInputs> = None;
@@ -122,7 +128,7 @@ pub(super) fn record_event(
     segment: Option<u32>,
     detail: &impl serde::Serialize,
 ) -> Result<()> {
-    record_event_json(conn, message_id, at, kind, segment, &detail_json(detail)?)
+    history::record(conn, message_id, at, kind, segment, &detail_json(detail)?)
 }
 
 /// A history line's detail as the events table stores it.
@@ -130,80 +136,146 @@ pub(super) fn detail_json(detail: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(detail).map_err(|e| codec::corrupt(format!("history detail: {e}")))
 }
 
-/// [`record_event`] with the detail already written as JSON ([`detail_json`]): a caller that
-/// can, writes it before handing its work to the writer thread.
-pub(super) fn record_event_json(
-    conn: &Db<'_>,
-    message_id: &MessageId,
-    at: Millis,
-    kind: &str,
-    segment: Option<u32>,
-    detail: &str,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO events (message_id, at, kind, segment, detail) VALUES (?, ?, ?, ?, ?)",
-    )?
-    .execute(params![message_id.as_str(), at, kind, segment, detail])?;
-    Ok(())
-}
+/// Whether the message has a callback not yet delivered or given up.
+pub(super) const HAS_OPEN_CALLBACK: &str = "SELECT EXISTS (SELECT 1 FROM callbacks
+                   WHERE message_id = ? AND (state = 'pending' OR state = 'waiting'))";
 
-/// What [`enqueue_callback`] runs: parameters message id, url, status, stat, dlr_mask, err,
-/// due and created time. No `RETURNING`: it makes SQLite build an ephemeral table each time.
-const ENQUEUE_CALLBACK: &str =
+/// A callback written with its state and lease given: parameters message id, url, status,
+/// stat, dlr_mask, err, state, due, lease end and created time. No `RETURNING`: it makes
+/// SQLite build an ephemeral table each time.
+const INSERT_CALLBACK: &str =
     "INSERT INTO callbacks (message_id, url, status, stat, dlr_mask, err, state, due_at,
-                            created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6,
-             CASE WHEN EXISTS (SELECT 1 FROM callbacks
-                                WHERE message_id = ?1 AND (state = 'pending' OR state = 'waiting'))
-                  THEN 'waiting' ELSE 'pending' END,
-             ?7, ?8)";
+                            lease_until, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// Queues a callback telling `report` at `url`, due at `at`; returns its id. It is `pending`
 /// (claimable) when it is the message's only undelivered one, otherwise `waiting` behind the
 /// others until [`promote_next_callback`] moves it up. Claims thus see one callback per
 /// message, so a customer never hears SENT after DELIVERED, and a backlog behind a receiver
 /// that is down costs the claims nothing (migration 0012).
+///
+/// With `hand_off` (a query-string callback) and a worker to take it, a pending one is
+/// written leased to the worker and handed to it once committed (`handoff`).
 pub(super) fn enqueue_callback(
     conn: &Db<'_>,
     message_id: &MessageId,
     url: &str,
     report: &Report,
     at: Millis,
+    hand_off: bool,
 ) -> Result<i64> {
     let (status, stat, dlr_mask, err) = codec::report_columns(report);
-    conn.prepare_cached(ENQUEUE_CALLBACK)?.execute(params![
+    let waits: bool = conn
+        .prepare_cached(HAS_OPEN_CALLBACK)?
+        .query_row([message_id.as_str()], |row| row.get(0))?;
+    let lease = conn.hand_off_lease().filter(|_| hand_off && !waits);
+    if lease.is_none() && !waits {
+        conn.left_to_claim();
+    }
+    // Leased as a claim leases: due again when the lease runs out.
+    let lease_until = lease.map(|lease| at.saturating_add(lease));
+    conn.prepare_cached(INSERT_CALLBACK)?.execute(params![
         message_id.as_str(),
         url,
         status,
         stat,
         dlr_mask,
         err,
-        at,
+        if waits { "waiting" } else { "pending" },
+        lease_until.unwrap_or(at),
+        lease_until,
         at
     ])?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    if let Some(lease_until) = lease_until {
+        conn.handed_off(Handed {
+            job: CallbackJob {
+                id,
+                message_id: message_id.clone(),
+                url: url.to_owned(),
+                report: *report,
+                attempts: 0,
+                enqueued_at: at,
+                webhook: None,
+            },
+            lease_until,
+        });
+    }
+    Ok(id)
 }
 
-/// Once a message's callback is delivered or given up, its oldest waiting one (if any) becomes
-/// claimable. Nothing moves while another of its callbacks is still pending.
-pub(super) fn promote_next_callback(conn: &Db<'_>, message_id: &MessageId) -> Result<()> {
+/// The message's oldest callback not yet delivered or given up, with whether it is waiting.
+pub(super) const OLDEST_OPEN_CALLBACK: &str =
+    "SELECT id, url, status, stat, dlr_mask, err, attempts, created_at,
+            state = 'waiting' AS waiting
+       FROM callbacks
+      WHERE message_id = ? AND (state = 'pending' OR state = 'waiting')
+      ORDER BY id LIMIT 1";
+
+/// Once a message's callback is delivered or given up (at `at`), its oldest waiting one (if
+/// any) becomes claimable. Nothing moves while another of its callbacks is still pending.
+/// With `hand_off` (the message's callbacks are query-string ones) and a worker to take it,
+/// the one promoted is leased to the worker and handed to it once committed (`handoff`).
+pub(super) fn promote_next_callback(
+    conn: &Db<'_>,
+    message_id: &MessageId,
+    at: Millis,
+    hand_off: bool,
+) -> Result<()> {
+    let Some(lease) = conn.hand_off_lease().filter(|_| hand_off) else {
+        conn.left_to_claim();
+        conn.prepare_cached(
+            "UPDATE callbacks SET state = 'pending'
+              WHERE state = 'waiting'
+                AND id = (SELECT id FROM callbacks
+                           WHERE message_id = ? AND (state = 'pending' OR state = 'waiting')
+                           ORDER BY id LIMIT 1)",
+        )?
+        .execute([message_id.as_str()])?;
+        return Ok(());
+    };
+    let next = conn
+        .prepare_cached(OLDEST_OPEN_CALLBACK)?
+        .query_row([message_id.as_str()], |row| {
+            const COLUMNS: &[&str] = &[
+                "id",
+                "url",
+                "status",
+                "stat",
+                "dlr_mask",
+                "err",
+                "attempts",
+                "created_at",
+                "waiting",
+            ];
+            let row = &codec::Named::new(row, COLUMNS);
+            Ok(row
+                .get::<bool>("waiting")?
+                .then(|| callbacks::job_of(row, message_id.clone())))
+        })
+        .optional()?
+        .flatten()
+        .transpose()?;
+    let Some(job) = next else {
+        return Ok(());
+    };
+    let lease_until = at.saturating_add(lease);
     conn.prepare_cached(
-        "UPDATE callbacks SET state = 'pending'
-          WHERE state = 'waiting'
-            AND id = (SELECT id FROM callbacks
-                       WHERE message_id = ? AND (state = 'pending' OR state = 'waiting')
-                       ORDER BY id LIMIT 1)",
+        "UPDATE callbacks SET state = 'pending', lease_until = ?1, due_at = ?1 WHERE id = ?2",
     )?
-    .execute([message_id.as_str()])?;
+    .execute(params![lease_until, job.id])?;
+    conn.handed_off(Handed { job, lease_until });
     Ok(())
 }
 
 /// Tells the customer about a status change the message row already shows: a "status" event,
 /// and a callback job when the message has a dlr-url.
+/// `plain_callback`: the message's callbacks are query-string ones (see [`enqueue_callback`]).
 pub(super) fn announce(
     conn: &Db<'_>,
     message_id: &MessageId,
     dlr_url: Option<&str>,
+    plain_callback: bool,
     report: &Report,
     at: Millis,
 ) -> Result<()> {
@@ -211,12 +283,12 @@ pub(super) fn announce(
         conn,
         message_id,
         at,
-        "status",
+        history::STATUS,
         None,
         &detail::Status::of(report),
     )?;
     if let Some(url) = dlr_url {
-        enqueue_callback(conn, message_id, url, report, at)?;
+        enqueue_callback(conn, message_id, url, report, at, plain_callback)?;
     }
     Ok(())
 }
@@ -230,7 +302,14 @@ fn change_status(
     report: &Report,
     at: Millis,
 ) -> Result<()> {
-    announce(conn, message_id, message.dlr_url.as_deref(), report, at)?;
+    announce(
+        conn,
+        message_id,
+        message.dlr_url.as_deref(),
+        message.plain_callback,
+        report,
+        at,
+    )?;
     let (status, stat, dlr_mask, err) = codec::report_columns(report);
     conn.prepare_cached(
         "UPDATE messages SET status = ?, stat = ?, dlr_mask = ?, err = ?, updated_at = ?
@@ -269,7 +348,7 @@ pub(super) fn apply_report(
     let found = conn
         .prepare_cached(
             "SELECT status, stat, dlr_mask, err, dlr_url, text_store = 'plaintext' AS keeps_text,
-                    carrier
+                    carrier, callback_format = 'query' AS plain_callback
                FROM messages WHERE id = ?",
         )?
         .query_row([message_id.as_str()], |row| {
@@ -281,6 +360,7 @@ pub(super) fn apply_report(
                 "dlr_url",
                 "keeps_text",
                 "carrier",
+                "plain_callback",
             ];
             let row = &codec::Named::new(row, COLUMNS);
             Ok((codec::message_state(row), Announced::read(row)?))

@@ -23,6 +23,8 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::failure::database_error;
+use super::handoff::{HandOff, Handed};
+use super::history;
 use super::prepared::Db;
 use super::tally::{StatusMove, Tally};
 use super::wal_sync::{self, Durability, Ended, Failure};
@@ -83,15 +85,18 @@ pub(super) struct Writer {
     ops: mpsc::Sender<Box<dyn Queued>>,
     counters: Arc<Counters>,
     tally: Arc<Tally>,
+    handoff: Arc<HandOff>,
 }
 
 impl Writer {
     /// Starts the writer on `conn`, whose `synchronous` setting suits `durability`
-    /// ([`wal_sync::synchronous_pragma`]); committed status changes go to `tally`.
+    /// ([`wal_sync::synchronous_pragma`]); committed status changes go to `tally`, and
+    /// committed callbacks written leased to the worker to `handoff`.
     pub(super) fn start(
         conn: Connection,
         durability: Durability,
         tally: Arc<Tally>,
+        handoff: Arc<HandOff>,
     ) -> std::io::Result<Self> {
         let (ops, queue) = mpsc::channel(QUEUE_DEPTH);
         let counters = Arc::new(Counters::default());
@@ -101,13 +106,15 @@ impl Writer {
             syncs.syncs.fetch_add(1, Ordering::Relaxed);
         })?;
         let shared = Arc::clone(&counters);
+        let handing = Arc::clone(&handoff);
         std::thread::Builder::new()
             .name("herald-store-writer".into())
-            .spawn(move || run(conn, queue, ended, failure, shared))?;
+            .spawn(move || run(conn, handing, queue, ended, failure, shared))?;
         Ok(Self {
             ops,
             counters,
             tally,
+            handoff,
         })
     }
 
@@ -127,6 +134,9 @@ impl Writer {
             reply,
             moves: Vec::new(),
             tally: Arc::clone(&self.tally),
+            handed: Vec::new(),
+            left_to_claim: false,
+            handoff: Arc::clone(&self.handoff),
         };
         self.ops
             .send(Box::new(op))
@@ -163,16 +173,32 @@ struct Operation<T> {
     /// The status changes of the last run that succeeded, counted once it is committed.
     moves: Vec<StatusMove>,
     tally: Arc<Tally>,
+    /// The callbacks the last run that succeeded handed off, the worker's once committed.
+    handed: Vec<Handed>,
+    /// The last run that succeeded left a callback to a claim.
+    left_to_claim: bool,
+    handoff: Arc<HandOff>,
 }
 
 impl<T: Send + 'static> Queued for Operation<T> {
     fn execute(&mut self, conn: &Db<'_>) -> bool {
-        let outcome = (self.work)(conn);
+        // The history line the work held back is written before the operation ends, so it is
+        // rolled back or committed with the rest (and never joins the next operation's).
+        let outcome = (self.work)(conn).and_then(|value| history::flush(conn).map(|()| value));
+        if outcome.is_err() {
+            conn.held_line().take();
+        }
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         // A failed run is rolled back: what it noted never happened.
         let moves = conn.take_moves();
-        self.moves = if ok { moves } else { Vec::new() };
+        let handed = conn.take_handed();
+        let left_to_claim = conn.take_left_to_claim();
+        (self.moves, self.handed, self.left_to_claim) = if ok {
+            (moves, handed, left_to_claim)
+        } else {
+            (Vec::new(), Vec::new(), false)
+        };
         ok
     }
 
@@ -181,6 +207,10 @@ impl<T: Send + 'static> Queued for Operation<T> {
             (Some(Err(own)), _) => Err(own),
             (Some(Ok(value)), None) => {
                 self.tally.apply(&self.moves);
+                self.handoff.deliver(self.handed);
+                if self.left_to_claim {
+                    self.handoff.database_due();
+                }
                 Ok(value)
             }
             (_, Some(shared)) => Err(StoreError::Commit(Arc::clone(shared))),
@@ -200,12 +230,13 @@ impl wal_sync::Answer for Box<dyn Queued> {
 
 fn run(
     conn: Connection,
+    handoff: Arc<HandOff>,
     mut queue: mpsc::Receiver<Box<dyn Queued>>,
     ended: std::sync::mpsc::Sender<Ended<Box<dyn Queued>>>,
     failure: Failure,
     counters: Arc<Counters>,
 ) {
-    let conn = Db::new(&conn);
+    let conn = Db::with_handoff(&conn, handoff);
     // Handed to the sync thread whole after each batch, so a fresh one grows each time.
     let mut batch = Vec::new();
     while let Some(first) = queue.blocking_recv() {
@@ -308,6 +339,9 @@ mod tests {
             reply,
             moves: Vec::new(),
             tally: Arc::clone(tally),
+            handed: Vec::new(),
+            left_to_claim: false,
+            handoff: Arc::default(),
         };
         (Box::new(op), answer)
     }
