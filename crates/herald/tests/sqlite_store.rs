@@ -1186,6 +1186,60 @@ async fn callbacks_written_once_a_worker_claims_are_handed_to_it_already_leased(
     );
 }
 
+/// A message's history begins with its `accepted` line, read from the message row (which holds
+/// all it says); a line stored for it (as Herald wrote one before) is shown instead, not twice.
+/// A status change written with its event reads as its own line right after it.
+#[tokio::test]
+async fn history_begins_with_the_accepted_line_and_shows_each_status_change_after_its_event() {
+    let f = Fixture::new().await;
+    let (id, _) = f.accepted_and_claimed().await;
+    f.ack(&id, 0, "42").await;
+    let history = f.store.history(&id).await.unwrap();
+    let lines: Vec<(Millis, &str, Option<u32>)> = history
+        .iter()
+        .map(|e| (e.at, e.kind.as_str(), e.segment))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (T0, "accepted", None),
+            (T0, "charge", None),
+            (T0 + 1_000, "submit", Some(0)),
+            (T0 + 1_000, "status", None),
+        ]
+    );
+    assert_eq!(
+        history[0].detail,
+        serde_json::json!({
+            "carrier": CARRIER, "not_before": T0, "priority": "regular", "segments": 1,
+            "valid_until": T0 + 6 * 3_600_000,
+        })
+    );
+    assert_eq!(history[3].detail["status"], "sent");
+    assert_eq!(
+        stored::<i64>(&f, "SELECT count(*) FROM events WHERE message_id = ?", &id).await,
+        [2],
+        "charge, and submit with its status: no accepted row"
+    );
+
+    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
+    let older = f.message(1);
+    let older_id = older.id.clone();
+    f.store.accept(older).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (message_id, at, kind, segment, detail)
+         VALUES (?, ?, 'accepted', NULL, '{\"stored\":true}')",
+    )
+    .bind(older_id.as_str())
+    .bind(T0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let history = f.store.history(&older_id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].detail, serde_json::json!({ "stored": true }));
+}
+
 /// The message counts (`/metrics`) follow every status change as it is committed, and a store
 /// opened again on the same file counts the same.
 #[tokio::test]

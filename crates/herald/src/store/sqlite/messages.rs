@@ -5,7 +5,7 @@ use std::time::Duration;
 use rusqlite::params;
 
 use super::rules::Admission;
-use super::{codec, detail, prepared::Db, state};
+use super::{codec, prepared::Db, state};
 use crate::domain::{MessageState, Report};
 use crate::store::{CallbackFormat, Millis, NewMessage, Result, TextStore};
 
@@ -91,21 +91,9 @@ pub(super) fn accept(conn: &Db<'_>, message: &NewMessage, admission: &Admission)
             message.carrier,
         ])?;
     }
-    let accepted = detail::Accepted {
-        carrier: message.carrier.as_deref(),
-        not_before: message.not_before,
-        priority: message.priority.as_str(),
-        segments: message.segments.len(),
-        valid_until,
-    };
-    state::record_event(
-        conn,
-        &message.id,
-        message.accepted_at,
-        "accepted",
-        None,
-        &accepted,
-    )?;
+    // No `accepted` history line is written: the message row says all it would (its
+    // time, carrier, not_before, priority, segments and valid_until, none of which change),
+    // and the history read shows it from there (`reads::history`).
     if let Some(notice) = rejection.and_then(|t| t.notify) {
         state::announce(
             conn,

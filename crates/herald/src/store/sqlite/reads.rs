@@ -3,7 +3,7 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
-use super::{codec, history};
+use super::{codec, detail, history};
 use crate::domain::MessageId;
 use crate::store::{
     Event, MessageCursor, MessagePage, MessageQuery, MessageView, Millis, Priority, Result,
@@ -137,7 +137,17 @@ pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Eve
     let json = |text: &str| {
         serde_json::from_str(text).map_err(|e| codec::corrupt(format!("event detail: {e}")))
     };
-    let mut events = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len() + 2);
+    // The first line, `accepted`, is read from the message row, which holds all it says; only
+    // messages accepted before Herald stopped writing it have it stored.
+    let stored_accepted = rows
+        .first()
+        .map(|row| row.try_get::<String, _>("kind"))
+        .transpose()?
+        .is_some_and(|kind| kind == ACCEPTED);
+    if !stored_accepted && let Some(accepted) = accepted_line(pool, id).await? {
+        events.push(accepted);
+    }
     for row in &rows {
         let at: Millis = row.try_get("at")?;
         let detail: String = row.try_get("detail")?;
@@ -158,6 +168,45 @@ pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Eve
         }
     }
     Ok(events)
+}
+
+/// The kind of a message's first history line.
+const ACCEPTED: &str = "accepted";
+
+/// A message's `accepted` line, from its row: when it was accepted, its route, when it may be
+/// sent, its priority, its parts and until when it is valid (`detail::Accepted`). None when
+/// there is no such message.
+async fn accepted_line(pool: &SqlitePool, id: &MessageId) -> Result<Option<Event>> {
+    let Some(row) = sqlx::query(
+        "SELECT accepted_at, carrier, not_before, priority, segment_count, valid_until
+           FROM messages WHERE id = ?",
+    )
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let rank: i64 = row.try_get("priority")?;
+    let priority = Priority::from_rank(rank)
+        .ok_or_else(|| codec::corrupt(format!("priority {rank} of message {id}")))?;
+    let carrier: Option<String> = row.try_get("carrier")?;
+    let segments: i64 = row.try_get("segment_count")?;
+    let detail = detail::Accepted {
+        carrier: carrier.as_deref(),
+        not_before: row.try_get("not_before")?,
+        priority: priority.as_str(),
+        segments: usize::try_from(segments)
+            .map_err(|_| codec::corrupt(format!("segment count {segments} of message {id}")))?,
+        valid_until: row.try_get("valid_until")?,
+    };
+    Ok(Some(Event {
+        at: row.try_get("accepted_at")?,
+        kind: ACCEPTED.to_owned(),
+        segment: None,
+        detail: serde_json::to_value(&detail)
+            .map_err(|e| codec::corrupt(format!("accepted line: {e}")))?,
+    }))
 }
 
 /// The earliest moment a callback can be claimed: leased ones count from the end of their lease
