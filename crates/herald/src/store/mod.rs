@@ -665,7 +665,8 @@ pub trait Store: Send + Sync + 'static {
     async fn record_callback_attempt(&self, attempt: CallbackAttempt) -> Result<()>;
     /// Up to `limit` callbacks the store has already leased to this process's worker and
     /// holds for its next claim, without reading the database: what a stopping worker still
-    /// attempts. A store that hands none off has none.
+    /// attempts. From then on the store hands nothing more off (until the next claim). A store
+    /// that hands none off has none.
     fn callbacks_handed_off(&self, now: Millis, limit: usize) -> Vec<CallbackJob> {
         let _ = (now, limit);
         Vec::new()

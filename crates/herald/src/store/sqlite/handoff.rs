@@ -68,6 +68,12 @@ impl HandOff {
             .store(codec::millis(lease).max(1), Ordering::Relaxed);
     }
 
+    /// The worker is stopping: callbacks written from now on are left for a claim, which
+    /// the next start makes at once (a job handed off and not taken would wait for its lease).
+    pub(super) fn disable(&self) {
+        self.lease_ms.store(0, Ordering::Relaxed);
+    }
+
     /// The lease a callback written now is handed off with, or None when it is to be left for
     /// a claim (no worker yet, or the queue is full).
     pub(super) fn lease(&self) -> Option<Millis> {
@@ -153,6 +159,14 @@ mod tests {
         assert_eq!(handoff.lease(), None);
         handoff.enable(Duration::from_secs(30));
         assert_eq!(handoff.lease(), Some(30_000));
+    }
+
+    #[test]
+    fn a_stopping_worker_is_handed_nothing_more() {
+        let handoff = HandOff::default();
+        handoff.enable(Duration::from_secs(30));
+        handoff.disable();
+        assert_eq!(handoff.lease(), None);
     }
 
     #[test]

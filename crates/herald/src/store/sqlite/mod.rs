@@ -290,6 +290,10 @@ impl Store for SqliteStore {
     }
 
     fn callbacks_handed_off(&self, now: Millis, limit: usize) -> Vec<CallbackJob> {
+        // Asked by a stopping worker: nothing more is handed off. (An operation that wrote its
+        // callback leased just before and commits just after this leaves it to a claim once
+        // the lease runs out.)
+        self.handoff.disable();
         self.handoff.take(now, limit)
     }
 
