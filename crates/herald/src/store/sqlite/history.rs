@@ -21,7 +21,7 @@ pub(super) const STATUS: &str = "status";
 pub(super) struct Held {
     message_id: MessageId,
     at: Millis,
-    kind: String,
+    kind: &'static str,
     segment: Option<u32>,
     detail: String,
     /// The detail of the status line that followed it.
@@ -35,7 +35,7 @@ pub(super) fn record(
     conn: &Db<'_>,
     message_id: &MessageId,
     at: Millis,
-    kind: &str,
+    kind: &'static str,
     segment: Option<u32>,
     detail: &str,
 ) -> Result<()> {
@@ -54,7 +54,7 @@ pub(super) fn record(
         held.replace(Held {
             message_id: message_id.clone(),
             at,
-            kind: kind.to_owned(),
+            kind,
             segment,
             detail: detail.to_owned(),
             status: None,

@@ -124,7 +124,7 @@ pub(super) fn record_event(
     conn: &Db<'_>,
     message_id: &MessageId,
     at: Millis,
-    kind: &str,
+    kind: &'static str,
     segment: Option<u32>,
     detail: &impl serde::Serialize,
 ) -> Result<()> {
@@ -222,18 +222,6 @@ pub(super) fn promote_next_callback(
     at: Millis,
     hand_off: bool,
 ) -> Result<()> {
-    let Some(lease) = conn.hand_off_lease().filter(|_| hand_off) else {
-        conn.left_to_claim();
-        conn.prepare_cached(
-            "UPDATE callbacks SET state = 'pending'
-              WHERE state = 'waiting'
-                AND id = (SELECT id FROM callbacks
-                           WHERE message_id = ? AND (state = 'pending' OR state = 'waiting')
-                           ORDER BY id LIMIT 1)",
-        )?
-        .execute([message_id.as_str()])?;
-        return Ok(());
-    };
     let next = conn
         .prepare_cached(OLDEST_OPEN_CALLBACK)?
         .query_row([message_id.as_str()], |row| {
@@ -259,12 +247,21 @@ pub(super) fn promote_next_callback(
     let Some(job) = next else {
         return Ok(());
     };
-    let lease_until = at.saturating_add(lease);
+    // Leased as a claim leases (due again when the lease runs out), or left due as it was.
+    let lease_until = conn
+        .hand_off_lease()
+        .filter(|_| hand_off)
+        .map(|lease| at.saturating_add(lease));
     conn.prepare_cached(
-        "UPDATE callbacks SET state = 'pending', lease_until = ?1, due_at = ?1 WHERE id = ?2",
+        "UPDATE callbacks SET state = 'pending', lease_until = ?1,
+                              due_at = COALESCE(?1, due_at)
+          WHERE id = ?2",
     )?
     .execute(params![lease_until, job.id])?;
-    conn.handed_off(Handed { job, lease_until });
+    match lease_until {
+        Some(lease_until) => conn.handed_off(Handed { job, lease_until }),
+        None => conn.left_to_claim(),
+    }
     Ok(())
 }
 
