@@ -303,19 +303,14 @@ fn run(
     }
 }
 
-/// Moves the operations already waiting into `batch`, up to [`MAX_BATCH`]; whether any came.
-fn take_waiting(
-    queue: &mut mpsc::Receiver<Box<dyn Queued>>,
-    batch: &mut Vec<Box<dyn Queued>>,
-) -> bool {
-    let before = batch.len();
+/// Moves the operations already waiting into `batch`, up to [`MAX_BATCH`].
+fn take_waiting(queue: &mut mpsc::Receiver<Box<dyn Queued>>, batch: &mut Vec<Box<dyn Queued>>) {
     while batch.len() < MAX_BATCH {
         match queue.try_recv() {
             Ok(op) => batch.push(op),
             Err(_) => break,
         }
     }
-    batch.len() > before
 }
 
 /// More operations for a transaction under load, once those in `batch` have run: what is
