@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::failure::database_error;
@@ -333,14 +332,10 @@ fn gather(
     if batch.len() < GATHER_FROM || batch.len() >= MAX_BATCH {
         return false;
     }
-    match queue.try_recv() {
-        Ok(op) => {
-            batch.push(op);
-            take_waiting(queue, batch);
-            return true;
-        }
-        Err(TryRecvError::Disconnected) => return false,
-        Err(TryRecvError::Empty) => {}
+    let before = batch.len();
+    take_waiting(queue, batch);
+    if batch.len() > before {
+        return true;
     }
     let deadline = tokio::time::Instant::from_std(began + GATHER_FOR);
     // The timer is made inside `block_on`: it needs the clock's runtime to be current.
