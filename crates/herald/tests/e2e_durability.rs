@@ -336,6 +336,8 @@ async fn every_accepted_message_survives_a_kill_9_and_its_final_callback_arrives
         "{accepted_before_kill} of {N} accepted before the kill; {callbacks_before_kill} \
          callbacks before the kill; {duplicates} duplicate callbacks after the restart"
     );
+    // Recovery after the kill left no row referring to one that is not there.
+    assert_references_hold(&dir.path().join("herald.db"));
 }
 
 // ---------------------------------------------------------------------------------------------

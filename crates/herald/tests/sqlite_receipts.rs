@@ -13,7 +13,8 @@ use herald::store::{
     AccountRecord, CallbackAttempt, CallbackJob, CallbackNext, Millis, NewMessage, NewSegment,
     ReceiptMatch, ReceiptRecord, Store, SubmitJob, SubmitOutcome, SubmitResult, TextStore,
 };
-use tempfile::TempDir;
+
+mod support;
 
 const T0: Millis = 1_700_000_000_000;
 const LEASE: Duration = Duration::from_secs(30);
@@ -22,14 +23,16 @@ const DLR_URL: &str = "https://customer.example/dlr";
 const SECRET: &str = "Your code is 123456";
 
 struct Fixture {
-    dir: TempDir,
+    /// Its database's references are checked when the test is done with it: the store's writer
+    /// leaves that to the tests.
+    dir: support::CheckedDir,
     store: SqliteStore,
     account_id: i64,
 }
 
 impl Fixture {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = support::CheckedDir::new();
         let url = format!("sqlite://{}", dir.path().join("herald.db").display());
         let store = SqliteStore::open(&url).await.expect("open store");
         let account = store

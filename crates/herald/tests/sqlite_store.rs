@@ -12,20 +12,24 @@ use herald::store::{
 };
 use tempfile::TempDir;
 
+mod support;
+
 const T0: Millis = 1_700_000_000_000;
 const LEASE: Duration = Duration::from_secs(30);
 const CARRIER: &str = "acme";
 const DLR_URL: &str = "https://customer.example/dlr";
 
 struct Fixture {
-    dir: TempDir,
+    /// Its database's references are checked when the test is done with it: the store's writer
+    /// leaves that to the tests.
+    dir: support::CheckedDir,
     store: SqliteStore,
     account_id: i64,
 }
 
 impl Fixture {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = support::CheckedDir::new();
         let store = SqliteStore::open(&url(&dir)).await.expect("open store");
         let account = store
             .upsert_account(AccountRecord {
@@ -177,6 +181,27 @@ impl Fixture {
             .await
             .unwrap();
     }
+}
+
+/// The check each test's database gets at its end finds a row that refers to no message.
+#[tokio::test]
+async fn a_row_referring_to_no_message_fails_the_reference_check() {
+    let f = Fixture::new().await;
+    let path = f.dir.path().join("herald.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // As the store's writer does (rusqlite's SQLite checks references unless told not to).
+    conn.pragma_update(None, "foreign_keys", false).unwrap();
+    conn.execute(
+        "INSERT INTO events (message_id, at, kind, detail) VALUES ('nobody', 0, 'test', '{}')",
+        [],
+    )
+    .unwrap();
+    let check = std::panic::catch_unwind(|| support::assert_references_hold(&path));
+    assert!(check.is_err(), "an event of no message went unnoticed");
+    // Gone again, so the fixture's own check passes.
+    conn.execute("DELETE FROM events WHERE message_id = 'nobody'", [])
+        .unwrap();
+    support::assert_references_hold(&path);
 }
 
 fn url(dir: &TempDir) -> String {

@@ -455,12 +455,13 @@ pub struct TestApp {
     pub api: Api,
     app: Option<RunningApp>,
     pub config: Config,
-    _dir: TempDir,
+    /// Dropped last: the database's references are checked once the test is done with it.
+    _dir: CheckedDir,
 }
 
 /// Starts a gateway on [`test_config`] changed by `tweak`.
 pub async fn spawn_app(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dir = CheckedDir::new();
     let mut config = test_config(dir.path());
     tweak(&mut config);
     config
@@ -543,6 +544,55 @@ impl TestApp {
             app.shutdown().await;
         }
     }
+}
+
+/// A test's temporary directory, whose `herald.db` has its references checked once the test is
+/// done with it (see [`assert_references_hold`]).
+pub struct CheckedDir(TempDir);
+
+impl CheckedDir {
+    pub fn new() -> Self {
+        Self(tempfile::tempdir().expect("a temporary directory"))
+    }
+}
+
+impl std::ops::Deref for CheckedDir {
+    type Target = TempDir;
+
+    fn deref(&self) -> &TempDir {
+        &self.0
+    }
+}
+
+impl Drop for CheckedDir {
+    fn drop(&mut self) {
+        let database = self.0.path().join("herald.db");
+        if !std::thread::panicking() && database.exists() {
+            assert_references_hold(&database);
+        }
+    }
+}
+
+/// Fails unless every row of the SQLite database at `path` refers only to rows that exist.
+///
+/// Herald's store writer does not have SQLite check references as it writes (the writer's
+/// connection in `store::sqlite`): the tests check them instead, on what each one leaves behind.
+pub fn assert_references_hold(path: &Path) {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the database opens to be checked");
+    let mut check = conn
+        .prepare(r#"SELECT "table", rowid, parent FROM pragma_foreign_key_check"#)
+        .expect("foreign_key_check");
+    let broken: Vec<(String, Option<i64>, String)> = check
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .expect("foreign_key_check runs")
+        .collect::<Result<_, _>>()
+        .expect("foreign_key_check rows");
+    assert!(
+        broken.is_empty(),
+        "rows referring to rows that do not exist (table, rowid, the table referred to): {broken:?}"
+    );
 }
 
 /// Events of one kind in a history.
