@@ -39,6 +39,10 @@ pub(super) struct Db<'c> {
     left_to_claim: Cell<bool>,
     /// The history line the running operation wrote last, not yet inserted (`history`).
     held: RefCell<Option<Held>>,
+    /// Whether a receipt may be waiting for its submission's answer (`receipts`); `None`: not
+    /// known, to be read. Only this connection stores receipts (the tally of statuses relies
+    /// on the same), so only its own writes and rollbacks change the answer.
+    pending_receipts: Cell<Option<bool>>,
 }
 
 impl<'c> Db<'c> {
@@ -57,6 +61,43 @@ impl<'c> Db<'c> {
             handed: RefCell::default(),
             left_to_claim: Cell::new(false),
             held: RefCell::default(),
+            pending_receipts: Cell::new(None),
+        }
+    }
+
+    /// Whether a receipt may be waiting for its submission's answer; read from the database
+    /// when not known.
+    pub(super) fn may_have_pending_receipts(&self) -> rusqlite::Result<bool> {
+        if let Some(known) = self.pending_receipts.get() {
+            return Ok(known);
+        }
+        // The first entry of an index of pending receipts only, never a scan of all receipts.
+        let any = self
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM receipts INDEXED BY receipts_pending_by_cid_exact
+                                 WHERE message_id IS NULL)",
+            )?
+            .query_row([], |row| row.get(0))?;
+        self.pending_receipts.set(Some(any));
+        Ok(any)
+    }
+
+    /// Notes a receipt stored to wait for its submission's answer.
+    pub(super) fn receipt_left_pending(&self) {
+        self.pending_receipts.set(Some(true));
+    }
+
+    /// Forgets what is known of pending receipts, to read it again when next asked: after a
+    /// rollback (which can bring back one that was applied), after a commit that left one (it
+    /// may have been applied since), or when another connection has written.
+    pub(super) fn forget_pending_receipts(&self) {
+        self.pending_receipts.set(None);
+    }
+
+    /// Forgets what is known of pending receipts unless it is that there are none.
+    pub(super) fn recheck_pending_receipts(&self) {
+        if self.pending_receipts.get() == Some(true) {
+            self.pending_receipts.set(None);
         }
     }
 

@@ -112,6 +112,7 @@ pub(super) fn record(
         ..
     }) = matched
     else {
+        conn.receipt_left_pending();
         return Ok(ReceiptMatch::Pending);
     };
     let stored = StoredReceipt {
@@ -313,6 +314,12 @@ pub(super) fn apply_pending(
     keys: &IdKeys,
     at: Millis,
 ) -> Result<()> {
+    // Carriers mostly answer a submission before they report on it: then no receipt is pending,
+    // and the writer knows it without looking under three keys (callgrind: ~7,000 instructions
+    // per message).
+    if !conn.may_have_pending_receipts()? {
+        return Ok(());
+    }
     let mut rows = conn
         .prepare_cached(PENDING_BY_KEYS)?
         .query_map(

@@ -282,6 +282,7 @@ fn run(
                     if !conn.is_autocommit() {
                         let _ = conn.execute_batch("ROLLBACK");
                     }
+                    conn.forget_pending_receipts();
                     Some(Arc::new(database_error(error)))
                 }
             }
@@ -379,16 +380,20 @@ fn run_batch(
         if !conn.is_autocommit() {
             statement(conn, "ROLLBACK")?;
         }
+        conn.forget_pending_receipts();
         statement(conn, "BEGIN IMMEDIATE")?;
         for op in batch.iter_mut() {
             statement(conn, "SAVEPOINT operation")?;
             if !op.execute(conn) {
                 statement(conn, "ROLLBACK TO operation")?;
+                conn.forget_pending_receipts();
             }
             statement(conn, "RELEASE operation")?;
         }
     }
-    statement(conn, "COMMIT")
+    statement(conn, "COMMIT")?;
+    conn.recheck_pending_receipts();
+    Ok(())
 }
 
 /// Runs one parameterless statement, prepared once.
@@ -476,6 +481,63 @@ mod tests {
             run_batch(conn, &mut batch, |_| false).unwrap();
             batch
         });
+    }
+
+    /// Whether a receipt is pending, as the writer's connection knows it, follows what was
+    /// committed: a rollback that brings an applied receipt back makes it look again.
+    #[test]
+    fn what_the_writer_knows_of_pending_receipts_outlives_no_rollback() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE receipts (id INTEGER PRIMARY KEY, carrier TEXT, cid_exact TEXT,
+                                    message_id TEXT);
+             CREATE INDEX receipts_pending_by_cid_exact ON receipts (carrier, cid_exact)
+                 WHERE message_id IS NULL;
+             INSERT INTO receipts (carrier, cid_exact) VALUES ('sim', 'a');",
+        )
+        .unwrap();
+        let db = Db::new(&conn);
+        let apply = |conn: &Db<'_>| -> Result<bool> {
+            conn.execute("UPDATE receipts SET message_id = 'm' WHERE id = 1", [])?;
+            Ok(conn.may_have_pending_receipts()?)
+        };
+
+        // Applied, seen to be the last pending one, then undone with its failing operation.
+        let (failing, failing_answer) = operation(move |conn| {
+            assert!(!apply(conn)?);
+            Err::<(), _>(StoreError::NotFound)
+        });
+        let mut batch = vec![failing];
+        run_batch(&db, &mut batch, |_| false).unwrap();
+        batch.pop().unwrap().answer(None);
+        assert!(failing_answer.blocking_recv().unwrap().is_err());
+        assert!(
+            db.may_have_pending_receipts().unwrap(),
+            "the rollback brought it back"
+        );
+
+        // Applied and committed: none is pending (what was known before is read again).
+        let (applying, answer) = operation(apply);
+        let mut batch = vec![applying];
+        run_batch(&db, &mut batch, |_| false).unwrap();
+        batch.pop().unwrap().answer(None);
+        answer.blocking_recv().unwrap().unwrap();
+        assert!(!db.may_have_pending_receipts().unwrap());
+
+        // One stored pending again (as `receipts::record` notes it): the next commit looks again.
+        let (storing, answer) = operation(|conn| {
+            conn.execute(
+                "INSERT INTO receipts (carrier, cid_exact) VALUES ('sim', 'b')",
+                [],
+            )?;
+            conn.receipt_left_pending();
+            Ok(())
+        });
+        let mut batch = vec![storing];
+        run_batch(&db, &mut batch, |_| false).unwrap();
+        batch.pop().unwrap().answer(None);
+        answer.blocking_recv().unwrap().unwrap();
+        assert!(db.may_have_pending_receipts().unwrap());
     }
 
     #[test]
