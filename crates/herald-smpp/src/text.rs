@@ -176,7 +176,7 @@ pub fn encode(text: &str, concat_ref: u8) -> Encoded {
         Alphabet::Ucs2 => 2,
     };
     let (single, part) = limits(alphabet);
-    let parts = pack(&units, octets_per_unit, single, part, concat_ref);
+    let parts = pack(units, octets_per_unit, single, part, concat_ref);
     Encoded {
         alphabet,
         data_coding: alphabet.data_coding(),
@@ -194,20 +194,21 @@ pub fn encode_with_udh(text: &str, udh: &[u8]) -> Option<Encoded> {
     let room = BINARY_SINGLE.checked_sub(udh.len())?;
     let (units, fits) = match alphabet {
         Alphabet::Gsm7 => {
+            // One octet per septet, an escaped character's two included.
             let units = gsm_units(text);
-            let septets: usize = units.iter().map(Vec::len).sum();
+            let septets = units.octets.len();
             let header_septets = (udh.len() * 8).div_ceil(7);
             (units, septets + header_septets <= GSM7_SINGLE)
         }
         Alphabet::Ucs2 => {
             let units = ucs2_units(text);
-            let octets: usize = units.iter().map(Vec::len).sum();
-            (units, octets <= room)
+            let fits = units.octets.len() <= room;
+            (units, fits)
         }
     };
     fits.then(|| {
         let mut part = udh.to_vec();
-        part.extend(units.concat());
+        part.extend_from_slice(&units.octets);
         Encoded {
             alphabet,
             data_coding: alphabet.data_coding(),
@@ -224,8 +225,11 @@ pub fn binary_with_udh(data: &[u8], udh: &[u8]) -> Option<Vec<u8>> {
 
 /// Cuts an opaque binary payload (`data_coding` 4) into segments of whole octets.
 pub fn encode_binary(data: &[u8], concat_ref: u8) -> Vec<Vec<u8>> {
-    let units: Vec<Vec<u8>> = data.iter().map(|&b| vec![b]).collect();
-    pack(&units, 1, BINARY_SINGLE, BINARY_PART, concat_ref)
+    let units = Units {
+        octets: data.to_vec(),
+        bounds: (0..=data.len()).collect(),
+    };
+    pack(units, 1, BINARY_SINGLE, BINARY_PART, concat_ref)
 }
 
 /// How many binary segments `data` needs.
@@ -256,28 +260,62 @@ fn limits(alphabet: Alphabet) -> (usize, usize) {
 }
 
 /// Each character as its indivisible group of septets (ESC stays with its code).
-fn gsm_units(text: &str) -> Vec<Vec<u8>> {
-    text.chars()
-        .filter_map(gsm_septets)
-        .map(|g| {
-            let mut v = Vec::with_capacity(2);
-            g.push_to(&mut v);
-            v
-        })
-        .collect()
+/// A text's octets in its alphabet, cut only between characters: an escaped GSM character's
+/// two septets or a UTF-16 surrogate pair stay in one segment.
+///
+/// One buffer with the characters' bounds rather than a buffer per character: encoding runs
+/// for every message accepted, and a vector per character was an allocation and a free each.
+struct Units {
+    octets: Vec<u8>,
+    /// Where each character starts in `octets`, and last where the final one ends.
+    bounds: Vec<usize>,
+}
+
+impl Units {
+    fn with_capacity(octets: usize) -> Self {
+        let mut bounds = Vec::with_capacity(octets + 1);
+        bounds.push(0);
+        Self {
+            octets: Vec::with_capacity(octets),
+            bounds,
+        }
+    }
+
+    /// Ends the character whose octets were pushed last.
+    fn end_character(&mut self) {
+        self.bounds.push(self.octets.len());
+    }
+
+    /// The octets of characters `from..to`.
+    fn span(&self, from: usize, to: usize) -> &[u8] {
+        &self.octets[self.bounds[from]..self.bounds[to]]
+    }
+
+    fn count(&self) -> usize {
+        self.bounds.len() - 1
+    }
+}
+
+fn gsm_units(text: &str) -> Units {
+    let mut units = Units::with_capacity(text.len());
+    for g in text.chars().filter_map(gsm_septets) {
+        g.push_to(&mut units.octets);
+        units.end_character();
+    }
+    units
 }
 
 /// Each character as its indivisible UTF-16BE octets (a surrogate pair stays whole).
-fn ucs2_units(text: &str) -> Vec<Vec<u8>> {
+fn ucs2_units(text: &str) -> Units {
+    let mut units = Units::with_capacity(text.len() * 2);
     let mut buf = [0u16; 2];
-    text.chars()
-        .map(|c| {
-            c.encode_utf16(&mut buf)
-                .iter()
-                .flat_map(|u| u.to_be_bytes())
-                .collect()
-        })
-        .collect()
+    for c in text.chars() {
+        for u in c.encode_utf16(&mut buf) {
+            units.octets.extend_from_slice(&u.to_be_bytes());
+        }
+        units.end_character();
+    }
+    units
 }
 
 /// Greedy cut: a unit that does not fit whole starts the next part. `lengths` are in the
@@ -305,28 +343,30 @@ fn count_parts(lengths: &[usize], single: usize, part: usize) -> usize {
 
 /// Joins indivisible `units` into segments; limits count `octets_per_unit`-sized units.
 fn pack(
-    units: &[Vec<u8>],
+    units: Units,
     octets_per_unit: usize,
     single: usize,
     part: usize,
     concat_ref: u8,
 ) -> Vec<Vec<u8>> {
-    let lengths: Vec<usize> = units.iter().map(|u| u.len() / octets_per_unit).collect();
-    if lengths.iter().sum::<usize>() <= single {
-        return vec![units.concat()];
+    if units.octets.len() / octets_per_unit <= single {
+        return vec![units.octets];
     }
+    let lengths: Vec<usize> = units
+        .bounds
+        .windows(2)
+        .map(|w| (w[1] - w[0]) / octets_per_unit)
+        .collect();
     let starts = cut_points(&lengths, part);
     let total = starts.len().min(MAX_PARTS) as u8;
     starts
         .iter()
         .enumerate()
         .map(|(n, &start)| {
-            let end = starts.get(n + 1).copied().unwrap_or(units.len());
+            let end = starts.get(n + 1).copied().unwrap_or(units.count());
             let seq = (n + 1).min(MAX_PARTS) as u8;
             let mut out = vec![0x05, 0x00, 0x03, concat_ref, total, seq];
-            for unit in &units[start..end] {
-                out.extend_from_slice(unit);
-            }
+            out.extend_from_slice(units.span(start, end));
             out
         })
         .collect()
