@@ -259,7 +259,6 @@ fn limits(alphabet: Alphabet) -> (usize, usize) {
     }
 }
 
-/// Each character as its indivisible group of septets (ESC stays with its code).
 /// A text's octets in its alphabet, cut only between characters: an escaped GSM character's
 /// two septets or a UTF-16 surrogate pair stay in one segment.
 ///
@@ -296,6 +295,7 @@ impl Units {
     }
 }
 
+/// Each character as its indivisible group of septets (ESC stays with its code).
 fn gsm_units(text: &str) -> Units {
     let mut units = Units::with_capacity(text.len());
     for g in text.chars().filter_map(gsm_septets) {

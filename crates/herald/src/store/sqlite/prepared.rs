@@ -88,13 +88,13 @@ impl<'c> Db<'c> {
     }
 
     /// Forgets what is known of pending receipts, to read it again when next asked: after a
-    /// rollback (which can bring back one that was applied), after a commit that left one (it
-    /// may have been applied since), or when another connection has written.
+    /// rollback, which can bring back one that was applied.
     pub(super) fn forget_pending_receipts(&self) {
         self.pending_receipts.set(None);
     }
 
-    /// Forgets what is known of pending receipts unless it is that there are none.
+    /// After a commit: forgets what is known of pending receipts unless it is that there are
+    /// none. A receipt noted as left pending may have been applied later in the same batch.
     pub(super) fn recheck_pending_receipts(&self) {
         if self.pending_receipts.get() == Some(true) {
             self.pending_receipts.set(None);

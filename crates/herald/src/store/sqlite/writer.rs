@@ -524,7 +524,7 @@ mod tests {
         answer.blocking_recv().unwrap().unwrap();
         assert!(!db.may_have_pending_receipts().unwrap());
 
-        // One stored pending again (as `receipts::record` notes it): the next commit looks again.
+        // One stored pending again (as `receipts::record` notes it): known to be there.
         let (storing, answer) = operation(|conn| {
             conn.execute(
                 "INSERT INTO receipts (carrier, cid_exact) VALUES ('sim', 'b')",
