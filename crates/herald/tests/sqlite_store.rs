@@ -7,8 +7,8 @@ use herald::domain::{ErrCode, MessageId, ReceiptOutcome, Report, Stat, Status};
 use herald::store::sqlite::SqliteStore;
 use herald::store::{
     AccountRecord, AttemptedJob, CallbackAttempt, CallbackFormat, CallbackJob, CallbackNext,
-    CancelOutcome, DuplicatePolicy, Millis, NewMessage, NewSegment, ReceiptMatch, ReceiptRecord,
-    Store, StoreError, SubmitJob, SubmitOutcome, SubmitResult, TextStore,
+    CancelOutcome, DuplicatePolicy, Event, Millis, NewMessage, NewSegment, ReceiptMatch,
+    ReceiptRecord, Store, StoreError, SubmitJob, SubmitOutcome, SubmitResult, TextStore,
 };
 use tempfile::TempDir;
 
@@ -1240,11 +1240,15 @@ async fn history_begins_with_the_accepted_line_and_shows_each_status_change_afte
             "valid_until": T0 + 6 * 3_600_000,
         })
     );
+    assert_eq!(
+        history[1].detail,
+        serde_json::json!({ "amount_micros": 50_000 })
+    );
     assert_eq!(history[3].detail["status"], "sent");
     assert_eq!(
         stored::<i64>(&f, "SELECT count(*) FROM events WHERE message_id = ?", &id).await,
-        [2],
-        "charge, and submit with its status: no accepted row"
+        [1],
+        "submit with its status: no accepted or charge row"
     );
 
     let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
@@ -1263,6 +1267,73 @@ async fn history_begins_with_the_accepted_line_and_shows_each_status_change_afte
     let history = f.store.history(&older_id).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].detail, serde_json::json!({ "stored": true }));
+}
+
+/// A message's `charge` line is read from its row too, and shown where it was written: after
+/// every line written before its claim, ahead of every line written after. A message charged
+/// before Herald stopped storing that line shows the stored one alone.
+#[tokio::test]
+async fn the_charge_line_stands_between_the_lines_written_before_and_after_it() {
+    let f = Fixture::new().await;
+    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
+    let message = f.message(1);
+    let id = message.id.clone();
+    f.store.accept(message).await.unwrap();
+    // A line written before the claim (by an earlier Herald, or another kind of step).
+    sqlx::query(
+        "INSERT INTO events (message_id, at, kind, segment, detail)
+         VALUES (?, ?, 'note', NULL, '{}')",
+    )
+    .bind(id.as_str())
+    .bind(T0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let jobs = f
+        .store
+        .claim_submissions(CARRIER, T0 + 500, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    f.ack(&id, 0, "42").await;
+    let kinds = |history: &[Event]| -> Vec<(Millis, String)> {
+        history.iter().map(|e| (e.at, e.kind.clone())).collect()
+    };
+    let history = f.store.history(&id).await.unwrap();
+    assert_eq!(
+        kinds(&history),
+        [
+            (T0, "accepted".to_owned()),
+            (T0, "note".to_owned()),
+            (T0 + 500, "charge".to_owned()),
+            (T0 + 1_000, "submit".to_owned()),
+            (T0 + 1_000, "status".to_owned()),
+        ]
+    );
+
+    // Charged before: its line stored, nothing of it on the row but the amount.
+    let older = f.message(1);
+    let older_id = older.id.clone();
+    f.store.accept(older).await.unwrap();
+    sqlx::query("UPDATE messages SET charge_micros = 50000 WHERE id = ?")
+        .bind(older_id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (message_id, at, kind, segment, detail)
+         VALUES (?, ?, 'charge', NULL, '{\"amount_micros\":50000}')",
+    )
+    .bind(older_id.as_str())
+    .bind(T0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let history = f.store.history(&older_id).await.unwrap();
+    assert_eq!(
+        kinds(&history),
+        [(T0, "accepted".to_owned()), (T0, "charge".to_owned())]
+    );
 }
 
 /// The message counts (`/metrics`) follow every status change as it is committed, and a store

@@ -43,13 +43,16 @@ pub(super) fn charge_claimed(
     // What this claim has charged each account so far: balances are debited once per account
     // at the end, not once per message.
     let mut spent: Vec<(i64, i64)> = Vec::new();
+    // Where the charges of this claim stand in their messages' histories, read once if any
+    // message is charged (`history_mark`).
+    let mut mark = None;
     for (job, bill) in &jobs {
         let id = job.message_id.as_str();
         if decided.contains(&id) {
             continue;
         }
         decided.push(id);
-        if !charge(conn, job, bill, now, &mut spent)? {
+        if !charge(conn, job, bill, now, &mut spent, &mut mark)? {
             refused.push(id);
         }
     }
@@ -75,6 +78,7 @@ fn charge(
     bill: &Bill,
     now: Millis,
     spent: &mut Vec<(i64, i64)>,
+    mark: &mut Option<i64>,
 ) -> Result<bool> {
     let id = job.message_id.as_str();
     // Paid for at an earlier claim.
@@ -90,16 +94,19 @@ fn charge(
     let position = spent.iter().position(|&(account, _)| account == account_id);
     let already = position.map_or(0, |i| spent[i].1);
     if balance - already >= cost {
-        conn.prepare_cached("UPDATE messages SET charge_micros = ? WHERE id = ?")?
-            .execute(params![cost, id])?;
+        let mark = match *mark {
+            Some(mark) => mark,
+            None => *mark.insert(history_mark(conn)?),
+        };
+        // The `charge` history line is read from these columns (migration 0016).
+        conn.prepare_cached(
+            "UPDATE messages SET charge_micros = ?, charged_at = ?, charge_mark = ? WHERE id = ?",
+        )?
+        .execute(params![cost, now, mark, id])?;
         match position {
             Some(i) => spent[i].1 += cost,
             None => spent.push((account_id, cost)),
         }
-        let detail = detail::Charge {
-            amount_micros: cost,
-        };
-        state::record_event(conn, &job.message_id, now, "charge", None, &detail)?;
         return Ok(true);
     }
 
@@ -119,6 +126,16 @@ fn charge(
     state::record_event(conn, &job.message_id, now, "rule", None, &detail)?;
     state::apply_report(conn, &job.message_id, report, now)?;
     Ok(false)
+}
+
+/// The highest id of the history lines written so far (0 when there are none). A message
+/// charged now has its `charge` line shown ahead of every line of a higher id: no line is ever
+/// deleted, so those are the lines written later.
+fn history_mark(conn: &Db<'_>) -> Result<i64> {
+    // The last row of the table's rowid order: one descent, however many lines there are.
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM events")?
+        .query_row([], |row| row.get(0))?)
 }
 
 /// Gives back what message `id` was charged, with a `refund` line in its history: called as it

@@ -128,7 +128,7 @@ enum Bind {
 
 pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Event>> {
     let rows = sqlx::query(
-        "SELECT at, kind, segment, detail, status_detail FROM events
+        "SELECT id, at, kind, segment, detail, status_detail FROM events
           WHERE message_id = ? ORDER BY id",
     )
     .bind(id.as_str())
@@ -137,7 +137,11 @@ pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Eve
     let json = |text: &str| {
         serde_json::from_str(text).map_err(|e| codec::corrupt(format!("event detail: {e}")))
     };
-    let mut events = Vec::with_capacity(rows.len() + 2);
+    let mut events = Vec::with_capacity(rows.len() + 3);
+    let (accepted, mut charge) = match row_lines(pool, id).await? {
+        Some(RowLines { accepted, charge }) => (Some(accepted), charge),
+        None => (None, None),
+    };
     // The first line, `accepted`, is read from the message row, which holds all it says; only
     // messages accepted before Herald stopped writing it have it stored.
     let stored_accepted = rows
@@ -145,10 +149,17 @@ pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Eve
         .map(|row| row.try_get::<String, _>("kind"))
         .transpose()?
         .is_some_and(|kind| kind == ACCEPTED);
-    if !stored_accepted && let Some(accepted) = accepted_line(pool, id).await? {
+    if !stored_accepted && let Some(accepted) = accepted {
         events.push(accepted);
     }
     for row in &rows {
+        // The `charge` line goes ahead of the first line written after it.
+        let line_id: i64 = row.try_get("id")?;
+        if charge.as_ref().is_some_and(|(mark, _)| line_id > *mark)
+            && let Some((_, line)) = charge.take()
+        {
+            events.push(line);
+        }
         let at: Millis = row.try_get("at")?;
         let detail: String = row.try_get("detail")?;
         events.push(Event {
@@ -167,18 +178,33 @@ pub(super) async fn history(pool: &SqlitePool, id: &MessageId) -> Result<Vec<Eve
             });
         }
     }
+    if let Some((_, line)) = charge {
+        events.push(line);
+    }
     Ok(events)
 }
 
 /// The kind of a message's first history line.
 const ACCEPTED: &str = "accepted";
 
+/// The kind of the line of a message's charge.
+const CHARGE: &str = "charge";
+
+/// The history lines of a message read from its row rather than stored.
+struct RowLines {
+    accepted: Event,
+    /// The `charge` line, with the highest id of the lines written before it; none for a
+    /// message never charged, or charged before migration 0016 (its line is stored).
+    charge: Option<(i64, Event)>,
+}
+
 /// A message's `accepted` line, from its row: when it was accepted, its route, when it may be
-/// sent, its priority, its parts and until when it is valid (`detail::Accepted`). None when
-/// there is no such message.
-async fn accepted_line(pool: &SqlitePool, id: &MessageId) -> Result<Option<Event>> {
+/// sent, its priority, its parts and until when it is valid (`detail::Accepted`); and its
+/// `charge` line (`charges::charge`). None when there is no such message.
+async fn row_lines(pool: &SqlitePool, id: &MessageId) -> Result<Option<RowLines>> {
     let Some(row) = sqlx::query(
-        "SELECT accepted_at, carrier, not_before, priority, segment_count, valid_until
+        "SELECT accepted_at, carrier, not_before, priority, segment_count, valid_until,
+                charge_micros, charged_at, charge_mark
            FROM messages WHERE id = ?",
     )
     .bind(id.as_str())
@@ -200,13 +226,32 @@ async fn accepted_line(pool: &SqlitePool, id: &MessageId) -> Result<Option<Event
             .map_err(|_| codec::corrupt(format!("segment count {segments} of message {id}")))?,
         valid_until: row.try_get("valid_until")?,
     };
-    Ok(Some(Event {
+    let accepted = Event {
         at: row.try_get("accepted_at")?,
         kind: ACCEPTED.to_owned(),
         segment: None,
         detail: serde_json::to_value(&detail)
             .map_err(|e| codec::corrupt(format!("accepted line: {e}")))?,
-    }))
+    };
+    let charged: (Option<i64>, Option<Millis>, Option<i64>) = (
+        row.try_get("charge_micros")?,
+        row.try_get("charged_at")?,
+        row.try_get("charge_mark")?,
+    );
+    let charge = match charged {
+        (Some(amount_micros), Some(at), Some(mark)) => Some((
+            mark,
+            Event {
+                at,
+                kind: CHARGE.to_owned(),
+                segment: None,
+                detail: serde_json::to_value(detail::Charge { amount_micros })
+                    .map_err(|e| codec::corrupt(format!("charge line: {e}")))?,
+            },
+        )),
+        _ => None,
+    };
+    Ok(Some(RowLines { accepted, charge }))
 }
 
 /// The earliest moment a callback can be claimed: leased ones count from the end of their lease

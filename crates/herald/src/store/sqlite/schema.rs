@@ -85,6 +85,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "status with its event",
         include_str!("../../../migrations/0015_status_with_its_event.sql"),
     ),
+    (
+        16,
+        "charge on the message",
+        include_str!("../../../migrations/0016_charge_on_the_message.sql"),
+    ),
 ];
 
 /// sqlx's mark of a migration that runs outside the migrator's transaction (it opens its own,
