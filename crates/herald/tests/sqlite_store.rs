@@ -997,6 +997,22 @@ where
         .unwrap()
 }
 
+/// Stores a history line of `kind` for message `id` at `T0`, as an earlier Herald (or a step
+/// other than the one under test) wrote it, straight into the database file.
+async fn store_line(f: &Fixture, id: &MessageId, kind: &str, detail: &str) {
+    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (message_id, at, kind, segment, detail) VALUES (?, ?, ?, NULL, ?)",
+    )
+    .bind(id.as_str())
+    .bind(T0)
+    .bind(kind)
+    .bind(detail)
+    .execute(&pool)
+    .await
+    .unwrap();
+}
+
 /// The segment payloads as stored.
 async fn stored_payloads(f: &Fixture, id: &MessageId) -> Vec<Vec<u8>> {
     stored(
@@ -1251,19 +1267,10 @@ async fn history_begins_with_the_accepted_line_and_shows_each_status_change_afte
         "submit with its status: no accepted or charge row"
     );
 
-    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
     let older = f.message(1);
     let older_id = older.id.clone();
     f.store.accept(older).await.unwrap();
-    sqlx::query(
-        "INSERT INTO events (message_id, at, kind, segment, detail)
-         VALUES (?, ?, 'accepted', NULL, '{\"stored\":true}')",
-    )
-    .bind(older_id.as_str())
-    .bind(T0)
-    .execute(&pool)
-    .await
-    .unwrap();
+    store_line(&f, &older_id, "accepted", r#"{"stored":true}"#).await;
     let history = f.store.history(&older_id).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].detail, serde_json::json!({ "stored": true }));
@@ -1275,20 +1282,11 @@ async fn history_begins_with_the_accepted_line_and_shows_each_status_change_afte
 #[tokio::test]
 async fn the_charge_line_stands_between_the_lines_written_before_and_after_it() {
     let f = Fixture::new().await;
-    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
     let message = f.message(1);
     let id = message.id.clone();
     f.store.accept(message).await.unwrap();
-    // A line written before the claim (by an earlier Herald, or another kind of step).
-    sqlx::query(
-        "INSERT INTO events (message_id, at, kind, segment, detail)
-         VALUES (?, ?, 'note', NULL, '{}')",
-    )
-    .bind(id.as_str())
-    .bind(T0)
-    .execute(&pool)
-    .await
-    .unwrap();
+    // A line written before the claim.
+    store_line(&f, &id, "note", "{}").await;
     let jobs = f
         .store
         .claim_submissions(CARRIER, T0 + 500, 10, LEASE)
@@ -1315,20 +1313,13 @@ async fn the_charge_line_stands_between_the_lines_written_before_and_after_it() 
     let older = f.message(1);
     let older_id = older.id.clone();
     f.store.accept(older).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&url(&f.dir)).await.unwrap();
     sqlx::query("UPDATE messages SET charge_micros = 50000 WHERE id = ?")
         .bind(older_id.as_str())
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO events (message_id, at, kind, segment, detail)
-         VALUES (?, ?, 'charge', NULL, '{\"amount_micros\":50000}')",
-    )
-    .bind(older_id.as_str())
-    .bind(T0)
-    .execute(&pool)
-    .await
-    .unwrap();
+    store_line(&f, &older_id, "charge", r#"{"amount_micros":50000}"#).await;
     let history = f.store.history(&older_id).await.unwrap();
     assert_eq!(
         kinds(&history),

@@ -279,10 +279,7 @@ fn run(
                 Err(error) => {
                     tracing::error!(%error, operations = batch.len(), "store batch not committed");
                     // Leave no half-open transaction behind for the next batch; there may be none.
-                    if !conn.is_autocommit() {
-                        let _ = conn.execute_batch("ROLLBACK");
-                    }
-                    conn.forget_pending_receipts();
+                    let _ = roll_back(&conn);
                     Some(Arc::new(database_error(error)))
                 }
             }
@@ -377,16 +374,12 @@ fn run_batch(
     }
     if failed {
         // The failed operation may have written part of its work: start over, isolating each.
-        if !conn.is_autocommit() {
-            statement(conn, "ROLLBACK")?;
-        }
-        conn.forget_pending_receipts();
+        roll_back(conn)?;
         statement(conn, "BEGIN IMMEDIATE")?;
         for op in batch.iter_mut() {
             statement(conn, "SAVEPOINT operation")?;
             if !op.execute(conn) {
-                statement(conn, "ROLLBACK TO operation")?;
-                conn.forget_pending_receipts();
+                roll_back_operation(conn)?;
             }
             statement(conn, "RELEASE operation")?;
         }
@@ -394,6 +387,27 @@ fn run_batch(
     statement(conn, "COMMIT")?;
     conn.recheck_pending_receipts();
     Ok(())
+}
+
+/// Ends the open transaction without its changes, if one is open (after some errors SQLite has
+/// ended it already). Either way, what the connection read inside it of the database's contents
+/// (pending receipts) no longer holds.
+fn roll_back(conn: &Db<'_>) -> rusqlite::Result<()> {
+    let rolled_back = if conn.is_autocommit() {
+        Ok(())
+    } else {
+        statement(conn, "ROLLBACK")
+    };
+    conn.forget_pending_receipts();
+    rolled_back
+}
+
+/// Undoes the running operation back to its savepoint; what the connection read of the
+/// database's contents meanwhile no longer holds.
+fn roll_back_operation(conn: &Db<'_>) -> rusqlite::Result<()> {
+    let rolled_back = statement(conn, "ROLLBACK TO operation");
+    conn.forget_pending_receipts();
+    rolled_back
 }
 
 /// Runs one parameterless statement, prepared once.
