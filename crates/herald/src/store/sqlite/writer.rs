@@ -4,9 +4,9 @@
 //! Each commit costs an fsync of the write-ahead log, which bounds commits per second; sharing a
 //! commit among everything that queued up meanwhile is what lets durable acceptance scale. That
 //! fsync runs on a thread of its own (`wal_sync`): callers are answered there, once their batch
-//! is on disk, while this thread already runs the next batch. Under load a transaction also
-//! gathers what arrives for a moment before it commits ([`gather`]): the pages a commit writes
-//! to the log are mostly shared by all its operations.
+//! is on disk, while this thread already runs the next batch. A transaction also takes in what
+//! arrived while its operations ran ([`take_more`]): the pages a commit writes to the log are
+//! mostly shared by all its operations. It waits for nothing that has not arrived.
 //!
 //! A failing operation is rolled back alone and gets its own error, while the others still
 //! commit. Operations rarely fail, and a SAVEPOINT around each one costs a statement journal
@@ -20,7 +20,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -35,11 +34,6 @@ use crate::store::{Result, StoreError};
 
 /// Most operations one transaction takes: bounds the latency a batch adds to its last caller.
 const MAX_BATCH: usize = 512;
-/// A transaction that already holds this many operations is under load: it goes on gathering
-/// what arrives for up to [`GATHER_FOR`] before it commits.
-const GATHER_FROM: usize = 16;
-/// How long a loaded transaction gathers operations, counted from its first one.
-const GATHER_FOR: Duration = Duration::from_millis(2);
 /// Operations waiting for the writer before callers are made to wait (backpressure).
 const QUEUE_DEPTH: usize = 4 * MAX_BATCH;
 
@@ -245,21 +239,9 @@ fn run(
     counters: Arc<Counters>,
 ) {
     let conn = Db::with_handoff(&conn, handoff);
-    // Only a clock, for waiting on the queue with a deadline.
-    let clock = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-    {
-        Ok(clock) => Some(clock),
-        Err(error) => {
-            tracing::warn!(%error, "the store's writer commits without gathering operations");
-            None
-        }
-    };
     // Handed to the sync thread whole after each batch, so a fresh one grows each time.
     let mut batch = Vec::new();
     while let Some(first) = queue.blocking_recv() {
-        let began = Instant::now();
         batch.push(first);
         take_waiting(&mut queue, &mut batch);
         let commit_error = if let Some(failed) = failure.get() {
@@ -267,10 +249,7 @@ fn run(
             // is written.
             Some(Arc::clone(failed))
         } else {
-            let more = |batch: &mut Vec<Box<dyn Queued>>| match &clock {
-                Some(clock) => gather(clock, &mut queue, batch, began),
-                None => false,
-            };
+            let more = |batch: &mut Vec<Box<dyn Queued>>| take_more(&mut queue, batch);
             match run_batch(&conn, &mut batch, more) {
                 Ok(()) => {
                     counters.record(batch.len());
@@ -310,46 +289,27 @@ fn take_waiting(queue: &mut mpsc::Receiver<Box<dyn Queued>>, batch: &mut Vec<Box
     }
 }
 
-/// More operations for a transaction under load, once those in `batch` have run: what is
-/// waiting, or else the next to arrive before [`GATHER_FOR`] from `began` has passed. `false`
-/// when the transaction is to commit now.
+/// More operations for a transaction, once those in `batch` have run: what arrived meanwhile,
+/// up to [`MAX_BATCH`]. `false` when nothing did (or the batch is full): the transaction
+/// commits now.
 ///
 /// Each commit writes every page it changed to the log, and most are shared by all its
 /// operations: the newest page of each table and index, which every message accepted or moved
 /// meanwhile also changes. So a commit of twice the operations writes far fewer than twice the
-/// pages (`e2e_bench throughput 10000 256`: a fifth fewer writes to the log, a third fewer
-/// syncs).
-/// Callers wait for the log's sync after their commit in any case; a transaction that holds few
-/// operations (no load) commits at once, so a lone message waits for nothing.
-fn gather(
-    clock: &tokio::runtime::Runtime,
+/// pages. Waiting a moment for more to arrive (up to 2 ms once a transaction held 16) was
+/// tried: on `e2e_bench throughput 20000 256` it cost a tenth of the rate (the pipeline's
+/// carrier windows wait on each commit) and saved no CPU measurably.
+fn take_more(
     queue: &mut mpsc::Receiver<Box<dyn Queued>>,
     batch: &mut Vec<Box<dyn Queued>>,
-    began: Instant,
 ) -> bool {
-    if batch.len() < GATHER_FROM || batch.len() >= MAX_BATCH {
-        return false;
-    }
     let before = batch.len();
     take_waiting(queue, batch);
-    if batch.len() > before {
-        return true;
-    }
-    let deadline = tokio::time::Instant::from_std(began + GATHER_FOR);
-    // The timer is made inside `block_on`: it needs the clock's runtime to be current.
-    match clock.block_on(async { tokio::time::timeout_at(deadline, queue.recv()).await }) {
-        Ok(Some(op)) => {
-            batch.push(op);
-            take_waiting(queue, batch);
-            true
-        }
-        // The deadline passed, or every sender is gone.
-        Err(_) | Ok(None) => false,
-    }
+    batch.len() > before
 }
 
 /// Runs `batch` in one transaction and commits it; `more` may add operations to it once those
-/// in it have run ([`gather`]).
+/// in it have run ([`take_more`]).
 fn run_batch(
     conn: &Db<'_>,
     batch: &mut Vec<Box<dyn Queued>>,
@@ -597,12 +557,8 @@ mod tests {
     }
 
     #[test]
-    fn only_a_loaded_transaction_gathers_and_only_until_its_window_closes() {
+    fn a_transaction_takes_what_arrived_up_to_a_full_batch_and_waits_for_nothing() {
         let (sender, mut queue) = mpsc::channel::<Box<dyn Queued>>(QUEUE_DEPTH);
-        let clock = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
         let some = |n: usize| (0..n).map(|_| operation(|_| Ok(())).0).collect::<Vec<_>>();
         let send = |n: usize| {
             for op in some(n) {
@@ -610,39 +566,23 @@ mod tests {
             }
         };
 
-        // Few operations: no load, it commits at once although more are waiting.
+        // What arrived joins the transaction, however few it holds.
         send(3);
-        let mut batch = some(GATHER_FROM - 1);
-        assert!(!gather(&clock, &mut queue, &mut batch, Instant::now()));
-        assert_eq!(batch.len(), GATHER_FROM - 1);
+        let mut batch = some(1);
+        assert!(take_more(&mut queue, &mut batch));
+        assert_eq!(batch.len(), 4);
 
-        // Under load, what is waiting joins it, window or not.
-        let mut batch = some(GATHER_FROM);
-        let closed = Instant::now() - Duration::from_secs(1);
-        assert!(gather(&clock, &mut queue, &mut batch, closed));
-        assert_eq!(batch.len(), GATHER_FROM + 3);
+        // Nothing waiting: it commits at once.
+        assert!(!take_more(&mut queue, &mut batch));
+        assert_eq!(batch.len(), 4);
 
-        // Nothing waiting and the window closed: commit.
-        assert!(!gather(&clock, &mut queue, &mut batch, closed));
-
-        // Nothing waiting, the window open: it waits for the next operation.
-        let late = std::thread::spawn({
-            let sender = sender.clone();
-            let op = some(1).pop().unwrap();
-            move || {
-                std::thread::sleep(Duration::from_millis(50));
-                sender.try_send(op).map_err(|_| "queue full").unwrap();
-            }
-        });
-        let open = Instant::now() + Duration::from_secs(60);
-        assert!(gather(&clock, &mut queue, &mut batch, open));
-        assert_eq!(batch.len(), GATHER_FROM + 4);
-        late.join().unwrap();
-
-        // Full: it commits.
-        let mut batch = some(MAX_BATCH);
-        send(1);
-        assert!(!gather(&clock, &mut queue, &mut batch, open));
+        // Full: it commits, and what is waiting is left for the next transaction.
+        let mut batch = some(MAX_BATCH - 1);
+        send(2);
+        assert!(take_more(&mut queue, &mut batch));
+        assert_eq!(batch.len(), MAX_BATCH);
+        assert!(!take_more(&mut queue, &mut batch));
+        assert!(queue.try_recv().is_ok());
     }
 
     /// Only operations that succeeded in a committed batch move the tally: a failed one's
