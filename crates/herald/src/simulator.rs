@@ -303,12 +303,20 @@ impl Carrier {
             };
             let carrier = self.clone();
             let after = p.after;
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(after) => carrier.deliver(routed).await,
-                    _ = carrier.shutdown.cancelled() => {}
+            let delivery = async move {
+                // A receipt due now goes now: a zero sleep still takes a timer entry, and
+                // tokio's timers round a deadline up to the next millisecond.
+                if !after.is_zero() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(after) => {}
+                        _ = carrier.shutdown.cancelled() => return,
+                    }
                 }
-            });
+                carrier.deliver(routed).await
+            };
+            // Boxed: tokio moves a task's future by value into its cell and overwrites all of
+            // it when the task ends, and this one holds a whole receipt PDU.
+            tokio::spawn(Box::pin(delivery));
         }
     }
 
