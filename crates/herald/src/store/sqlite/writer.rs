@@ -243,7 +243,7 @@ fn run(
     let mut batch = Vec::new();
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
-        take_waiting(&mut queue, &mut batch);
+        take_more(&mut queue, &mut batch);
         let commit_error = if let Some(failed) = failure.get() {
             // A sync failed: nothing written since is known to reach the disk, so nothing more
             // is written.
@@ -279,19 +279,9 @@ fn run(
     }
 }
 
-/// Moves the operations already waiting into `batch`, up to [`MAX_BATCH`].
-fn take_waiting(queue: &mut mpsc::Receiver<Box<dyn Queued>>, batch: &mut Vec<Box<dyn Queued>>) {
-    while batch.len() < MAX_BATCH {
-        match queue.try_recv() {
-            Ok(op) => batch.push(op),
-            Err(_) => break,
-        }
-    }
-}
-
-/// More operations for a transaction, once those in `batch` have run: what arrived meanwhile,
-/// up to [`MAX_BATCH`]. `false` when nothing did (or the batch is full): the transaction
-/// commits now.
+/// Moves the operations already waiting into `batch`, up to [`MAX_BATCH`]. Once those in
+/// `batch` have run, that is what a transaction takes in before it commits: `false` when
+/// nothing was waiting (or the batch is full), and the transaction commits now.
 ///
 /// Each commit writes every page it changed to the log, and most are shared by all its
 /// operations: the newest page of each table and index, which every message accepted or moved
@@ -304,7 +294,12 @@ fn take_more(
     batch: &mut Vec<Box<dyn Queued>>,
 ) -> bool {
     let before = batch.len();
-    take_waiting(queue, batch);
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
+    }
     batch.len() > before
 }
 
