@@ -48,6 +48,9 @@ pub(super) struct HandOff {
     database_claimed_at: AtomicI64,
     /// Something committed is claimable in the database and was not handed off.
     database_due: AtomicBool,
+    /// Jobs were handed off since the database was last read: callbacks are streaming through
+    /// the queue, so a claim that finds it empty has merely taken everything.
+    handed_since_read: AtomicBool,
 }
 
 impl Default for HandOff {
@@ -57,6 +60,7 @@ impl Default for HandOff {
             queue: Mutex::default(),
             database_claimed_at: AtomicI64::new(Millis::MIN),
             database_due: AtomicBool::new(false),
+            handed_since_read: AtomicBool::new(false),
         }
     }
 }
@@ -85,6 +89,7 @@ impl HandOff {
     pub(super) fn deliver(&self, jobs: Vec<Handed>) {
         if !jobs.is_empty() {
             self.queue.lock().expect("hand-off queue").extend(jobs);
+            self.handed_since_read.store(true, Ordering::Relaxed);
         }
     }
 
@@ -114,20 +119,26 @@ impl HandOff {
     }
 
     /// Whether a claim that took `taken` handed-off jobs of `limit` reads the database too:
-    /// when there is room, and it took none (a claim that finds nothing handed off is a plain
-    /// claim), or something written is waiting there, or the last look is [`DATABASE_EVERY`]
-    /// old (callbacks due again after a failure, or written by another process). Noted as done
-    /// when it says yes.
+    /// when there is room, and something written is waiting there, or the last look is
+    /// [`DATABASE_EVERY`] old (callbacks due again after a failure, or written by another
+    /// process), or it took none and nothing was handed off since the last look (the worker
+    /// is not being fed through the queue: a claim is a plain claim). Noted as done when it
+    /// says yes.
+    ///
+    /// A claim that finds the queue empty while jobs stream through it does not read the
+    /// database: the worker claims each time an attempt ends, and most of those claims come
+    /// between two commits, when the queue has just been emptied.
     pub(super) fn claim_database(&self, now: Millis, taken: usize, limit: usize) -> bool {
         if taken >= limit {
             return false;
         }
         let last = self.database_claimed_at.load(Ordering::Relaxed);
         let due = self.database_due.swap(false, Ordering::Relaxed)
-            || taken == 0
-            || now.saturating_sub(last) >= DATABASE_EVERY;
+            || now.saturating_sub(last) >= DATABASE_EVERY
+            || (taken == 0 && !self.handed_since_read.load(Ordering::Relaxed));
         if due {
             self.database_claimed_at.store(now, Ordering::Relaxed);
+            self.handed_since_read.store(false, Ordering::Relaxed);
         }
         due
     }
@@ -199,14 +210,23 @@ mod tests {
     #[test]
     fn the_database_is_claimed_from_unless_jobs_were_handed_off_and_it_was_just_read() {
         let handoff = HandOff::default();
+        handoff.enable(Duration::from_secs(30));
         assert!(handoff.claim_database(1_000, 0, 10));
+        // Nothing handed off since: an empty queue means nothing came that way.
         assert!(handoff.claim_database(1_010, 0, 10));
-        assert!(!handoff.claim_database(1_050, 3, 10));
+        handoff.deliver(vec![handed(1, 40_000)]);
+        assert!(!handoff.claim_database(1_020, 1, 10));
+        // Jobs stream through the queue: finding it empty is no reason to read.
+        assert!(!handoff.claim_database(1_030, 0, 10));
         handoff.database_due();
         // No room: the note waits for a claim that has some.
         assert!(!handoff.claim_database(1_050, 10, 10));
         assert!(handoff.claim_database(1_050, 3, 10));
-        assert!(!handoff.claim_database(1_060, 3, 10));
-        assert!(handoff.claim_database(1_150, 3, 10));
+        // That read ends the stream until jobs are handed off again.
+        assert!(handoff.claim_database(1_060, 0, 10));
+        handoff.deliver(vec![handed(2, 40_000)]);
+        assert!(!handoff.claim_database(1_070, 0, 10));
+        assert!(!handoff.claim_database(1_150, 10, 10));
+        assert!(handoff.claim_database(1_160, 3, 10));
     }
 }

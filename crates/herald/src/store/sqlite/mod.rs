@@ -289,7 +289,14 @@ impl Store for SqliteStore {
                 .run(move |conn| callbacks::claim(conn, now, left, lease))
                 .await
             {
-                Ok(claimed) => jobs.extend(claimed),
+                Ok(claimed) => {
+                    // As many as there was room for: more may be due there (a backlog behind a
+                    // receiver that is back), read again by the next claim with room.
+                    if claimed.len() == left {
+                        self.handoff.database_due();
+                    }
+                    jobs.extend(claimed)
+                }
                 Err(e) if jobs.is_empty() => return Err(e),
                 // The jobs taken are leased to us alone: attempted now rather than left until
                 // their leases run out.
