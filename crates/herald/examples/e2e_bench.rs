@@ -80,6 +80,13 @@ struct Receiver {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Herald's own log lines, when asked for (`RUST_LOG=herald=debug`): none by default.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map(String::as_str).unwrap_or("throughput");
     let n = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);

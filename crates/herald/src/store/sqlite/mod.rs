@@ -11,6 +11,7 @@
 //!
 //! # Layout
 //! - `writer`: the group-commit thread. `wal_sync`: the log's fsync and the answers after it.
+//!   `checkpoint`: copying the log back into the database, mostly on a thread of its own.
 //!   `failure`: the writer's errors as `StoreError::Database`.
 //! - `messages`: acceptance and expiry. `submissions`, `receipts`, `callbacks`: the three flows.
 //!   `joint`: submissions that carry all segments of a message in one `submit_sm`.
@@ -26,6 +27,7 @@ mod blacklist;
 mod callbacks;
 mod cancel;
 mod charges;
+mod checkpoint;
 mod codec;
 mod detail;
 mod failure;
@@ -97,10 +99,15 @@ impl SqliteStore {
         migrate.close().await?;
         let path = options.get_filename().to_owned();
         // Counted before the writer starts, so no change falls between counting and the tally.
-        let (write, durability, tally) = tokio::task::spawn_blocking(move || {
+        let (write, durability, checkpoints, tally) = tokio::task::spawn_blocking(move || {
             let (write, durability) = open_writer(&path)?;
+            // In WAL mode the log's checkpoints run mostly off the writer thread.
+            let checkpoints = matches!(durability, wal_sync::Durability::Log(_))
+                .then(|| checkpoint::Checkpoints::start(&write, &path))
+                .transpose()
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             let tally = Tally::load(&write)?;
-            Ok::<_, StoreError>((write, durability, tally))
+            Ok::<_, StoreError>((write, durability, checkpoints, tally))
         })
         .await
         .map_err(|e| StoreError::Database(sqlx::Error::Io(std::io::Error::other(e))))??;
@@ -111,8 +118,14 @@ impl SqliteStore {
             .await?;
         let handoff = Arc::new(handoff::HandOff::default());
         Ok(SqliteStore {
-            writer: Writer::start(write, durability, Arc::new(tally), Arc::clone(&handoff))
-                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
+            writer: Writer::start(
+                write,
+                durability,
+                checkpoints,
+                Arc::new(tally),
+                Arc::clone(&handoff),
+            )
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?,
             reads,
             duplicates: DuplicatePolicy::default(),
             handoff,
@@ -168,10 +181,7 @@ fn open_writer(path: &std::path::Path) -> Result<(rusqlite::Connection, wal_sync
          -- time proportional to the cache on many commits: with 16 MiB it was the writer's
          -- top function in profiles; with 4 MiB the writer's CPU per message fell ~10 %
          -- (README, Benchmarks).
-         PRAGMA cache_size = -4096;
-         -- Checkpoint every ~40 MiB of WAL rather than 4: a page rewritten by many commits in
-         -- between is copied back to the database file (and fsynced) once.
-         PRAGMA wal_autocheckpoint = 10000;",
+         PRAGMA cache_size = -4096;",
     )?;
     // "Accepted" means durable: no caller hears of a commit before the log holding it is on
     // disk. The writer's own sync thread does that when the database is in WAL mode (it is,

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Checkpoints;
 use super::failure::database_error;
 use super::handoff::{HandOff, Handed};
 use super::history;
@@ -94,9 +95,11 @@ impl Writer {
     /// Starts the writer on `conn`, whose `synchronous` setting suits `durability`
     /// ([`wal_sync::synchronous_pragma`]); committed status changes go to `tally`, and
     /// committed callbacks written leased to the worker to `handoff`.
+    /// `checkpoints`: the write-ahead log's checkpoints, when the database is in WAL mode.
     pub(super) fn start(
         conn: Connection,
         durability: Durability,
+        checkpoints: Option<Checkpoints>,
         tally: Arc<Tally>,
         handoff: Arc<HandOff>,
     ) -> std::io::Result<Self> {
@@ -111,7 +114,14 @@ impl Writer {
         let handing = Arc::clone(&handoff);
         std::thread::Builder::new()
             .name("herald-store-writer".into())
-            .spawn(move || run(conn, handing, queue, ended, failure, shared))?;
+            .spawn(move || {
+                let conn = Writing {
+                    conn,
+                    checkpoints,
+                    handoff: handing,
+                };
+                run(conn, queue, ended, failure, shared)
+            })?;
         Ok(Self {
             ops,
             counters,
@@ -230,15 +240,26 @@ impl wal_sync::Answer for Box<dyn Queued> {
     }
 }
 
-fn run(
+/// What the writer thread writes with.
+struct Writing {
     conn: Connection,
+    checkpoints: Option<Checkpoints>,
     handoff: Arc<HandOff>,
+}
+
+fn run(
+    writing: Writing,
     mut queue: mpsc::Receiver<Box<dyn Queued>>,
     ended: std::sync::mpsc::Sender<Ended<Box<dyn Queued>>>,
     failure: Failure,
     counters: Arc<Counters>,
 ) {
-    let conn = Db::with_handoff(&conn, handoff);
+    let Writing {
+        conn: connection,
+        mut checkpoints,
+        handoff,
+    } = writing;
+    let conn = Db::with_handoff(&connection, handoff);
     // Handed to the sync thread whole after each batch, so a fresh one grows each time.
     let mut batch = Vec::new();
     while let Some(first) = queue.blocking_recv() {
@@ -275,6 +296,11 @@ fn run(
             for op in lost.answers {
                 op.answer(Some(&gone));
             }
+        }
+        // Between transactions, once the batch is with the sync thread: a checkpoint the
+        // writer runs itself delays only the next batch.
+        if let Some(checkpoints) = checkpoints.as_mut() {
+            checkpoints.after_commit(&connection);
         }
     }
 }
