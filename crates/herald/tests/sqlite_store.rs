@@ -1145,6 +1145,45 @@ async fn final_callback_waits_behind_a_failing_one_until_it_is_delivered() {
 /// without a claim from the database, already leased to it in the database; a promoted one
 /// likewise. What the worker does not take in time, or a store that stops holding, is found
 /// by a claim from the database once the lease has run out, as a claimed callback is.
+/// While callbacks stream through the hand-off, a claim that came back with as many as it had
+/// room for has the next claim read the database again: a backlog there (a receiver back after
+/// hours) drains claim by claim, not one claim's worth every 100 ms.
+#[tokio::test]
+async fn a_backlog_in_the_database_drains_while_callbacks_stream_through_the_hand_off() {
+    let f = Fixture::new().await;
+    // Taken by the carrier before any worker claimed: their SENT callbacks wait in the database.
+    let mut backlog = Vec::new();
+    for i in 0..3 {
+        let (id, _) = f.accepted_and_claimed().await;
+        f.ack(&id, 0, &format!("b{i}")).await;
+        backlog.push(id.as_str().to_owned());
+    }
+    let first = f.store.claim_callbacks(T0 + 1_000, 1, LEASE).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let mut claimed = vec![first[0].message_id.as_str().to_owned()];
+    // Each step within 100 ms of the first claim: one SENT callback handed off, then a claim
+    // with room for two.
+    for step in 0..2 {
+        let (id, _) = f.accepted_and_claimed().await;
+        f.ack(&id, 0, &format!("s{step}")).await;
+        let jobs = f
+            .store
+            .claim_callbacks(T0 + 1_010 + step, 2, LEASE)
+            .await
+            .unwrap();
+        let ids: Vec<String> = jobs
+            .iter()
+            .map(|j| j.message_id.as_str().to_owned())
+            .collect();
+        assert!(ids.contains(&id.as_str().to_owned()), "the one handed off");
+        assert_eq!(ids.len(), 2, "and one from the database, step {step}");
+        claimed.extend(ids.into_iter().filter(|m| m != id.as_str()));
+    }
+    claimed.sort();
+    backlog.sort();
+    assert_eq!(claimed, backlog);
+}
+
 #[tokio::test]
 async fn callbacks_written_once_a_worker_claims_are_handed_to_it_already_leased() {
     let f = Fixture::new().await;
