@@ -246,6 +246,19 @@ mod tests {
         (path, writer)
     }
 
+    /// `rows` commits of one ~6 KiB row each (about two pages), `checkpoints` told after each,
+    /// `pause` between them.
+    fn commit_rows(writer: &Connection, checkpoints: &mut Checkpoints, rows: i64, pause: Duration) {
+        let value = vec![7u8; 6 * 1024];
+        for i in 0..rows {
+            writer
+                .execute("INSERT INTO t (id, v) VALUES (?, ?)", (i, &value))
+                .unwrap();
+            checkpoints.after_commit(writer);
+            std::thread::sleep(pause);
+        }
+    }
+
     fn wal_pages(path: &Path) -> u64 {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -257,17 +270,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, writer) = database(dir.path());
         let mut checkpoints = Checkpoints::start_at(&writer, &path, 200).unwrap();
-        // About two pages per commit (a row of 6 KiB), 3,000 commits: ~30 times the start. A
-        // commit every ~100 µs or more, as the writer's (a transaction does real work); one
-        // that outpaces the copying reaches the limit, where the writer copies all itself.
-        let value = vec![7u8; 6 * 1024];
-        for i in 0..3_000 {
-            writer
-                .execute("INSERT INTO t (id, v) VALUES (?, ?)", (i, &value))
-                .unwrap();
-            checkpoints.after_commit(&writer);
-            std::thread::sleep(Duration::from_micros(100));
-        }
+        // 3,000 commits of two pages: ~30 times the start. A commit every ~100 µs or more, as
+        // the writer's (a transaction does real work); one that outpaces the copying reaches
+        // the limit, where the writer copies all itself.
+        commit_rows(&writer, &mut checkpoints, 3_000, Duration::from_micros(100));
         let rounds = checkpoints.shared.rounds.load(Ordering::Relaxed);
         assert!(
             checkpoints.restarts >= 5,
@@ -303,13 +309,7 @@ mod tests {
         let mut checkpoints = Checkpoints::start_at(&writer, &path, 100).unwrap();
         // As if the thread had ended: nothing starts it any more.
         checkpoints.start = None;
-        let value = vec![7u8; 6 * 1024];
-        for i in 0..1_000 {
-            writer
-                .execute("INSERT INTO t (id, v) VALUES (?, ?)", (i, &value))
-                .unwrap();
-            checkpoints.after_commit(&writer);
-        }
+        commit_rows(&writer, &mut checkpoints, 1_000, Duration::ZERO);
         assert_eq!(checkpoints.shared.rounds.load(Ordering::Relaxed), 0);
         assert!(checkpoints.writer_rounds > 0);
         assert!(checkpoints.restarts > 0);

@@ -114,14 +114,7 @@ impl Writer {
         let handing = Arc::clone(&handoff);
         std::thread::Builder::new()
             .name("herald-store-writer".into())
-            .spawn(move || {
-                let conn = Writing {
-                    conn,
-                    checkpoints,
-                    handoff: handing,
-                };
-                run(conn, queue, ended, failure, shared)
-            })?;
+            .spawn(move || run(conn, checkpoints, handing, queue, ended, failure, shared))?;
         Ok(Self {
             ops,
             counters,
@@ -240,25 +233,15 @@ impl wal_sync::Answer for Box<dyn Queued> {
     }
 }
 
-/// What the writer thread writes with.
-struct Writing {
-    conn: Connection,
-    checkpoints: Option<Checkpoints>,
-    handoff: Arc<HandOff>,
-}
-
 fn run(
-    writing: Writing,
+    connection: Connection,
+    mut checkpoints: Option<Checkpoints>,
+    handoff: Arc<HandOff>,
     mut queue: mpsc::Receiver<Box<dyn Queued>>,
     ended: std::sync::mpsc::Sender<Ended<Box<dyn Queued>>>,
     failure: Failure,
     counters: Arc<Counters>,
 ) {
-    let Writing {
-        conn: connection,
-        mut checkpoints,
-        handoff,
-    } = writing;
     let conn = Db::with_handoff(&connection, handoff);
     // Handed to the sync thread whole after each batch, so a fresh one grows each time.
     let mut batch = Vec::new();
