@@ -5,9 +5,9 @@
 //! from its beginning. SQLite's automatic checkpoint runs inside the COMMIT that pushes the log
 //! past its limit, on the connection that committed: the writer thread, which every write waits
 //! for. With the log at ~40 MiB (10,000 pages) that was a commit of ~19 ms every few thousand
-//! messages (8 of ~2,000 commits on `e2e_bench throughput 20000 256`, 154 ms together, while
-//! the carriers' windows and every caller waited), most of it the copy and the database's
-//! fsync.
+//! messages (8 of ~2,000 commits on `e2e_bench throughput 20000 256`, 154 ms together, timed
+//! in a build instrumented for it; the carriers' windows and every caller waited meanwhile),
+//! most of it the copy and the database's fsync.
 //!
 //! Here the writer's connection has no automatic checkpoint. Its write-ahead-log hook notes how
 //! many pages the log holds after each commit; past [`PAGES_BEFORE_CHECKPOINT`], a thread of
@@ -16,8 +16,8 @@
 //! the log grew by more than [`WRITER_COPIES_AT_MOST`] meanwhile. The last few pages, those
 //! committed during its last round, the writer copies itself between two transactions: a
 //! checkpoint only completes while nothing is committed, and the log only starts over once one
-//! has. Should the log reach [`PAGES_AT_MOST_FACTOR`] times that all the same (that thread gone, or never
-//! catching up), the writer checkpoints all of it, as SQLite would have.
+//! has. Should the log reach [`PAGES_AT_MOST_FACTOR`] times that all the same (that thread
+//! gone, or never catching up), the writer checkpoints all of it, as SQLite would have.
 //!
 //! Durability is untouched: a checkpoint syncs the log before it copies and the database after
 //! (the checkpoint connection's `synchronous` is SQLite's default, `FULL`), and the log starts
