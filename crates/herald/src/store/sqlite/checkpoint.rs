@@ -302,6 +302,19 @@ mod tests {
         assert_eq!(check, "ok");
     }
 
+    /// A checkpoint syncs the log before it copies and the database after only when its
+    /// connection's `synchronous` is not `OFF`; the thread's connection keeps the default.
+    #[test]
+    fn the_checkpoint_connection_syncs_what_it_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _writer) = database(dir.path());
+        let conn = Connection::open(&path).unwrap();
+        let synchronous: i64 = conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
+    }
+
     #[test]
     fn without_its_thread_the_writer_copies_everything_at_the_limit() {
         let dir = tempfile::tempdir().unwrap();
