@@ -95,7 +95,7 @@ impl Checkpoints {
 
     /// As [`Checkpoints::start`], a checkpoint starting at `pages_before` pages in the log.
     fn start_at(writer: &Connection, path: &Path, pages_before: i64) -> std::io::Result<Self> {
-        let conn = Connection::open(path).map_err(std::io::Error::other)?;
+        let conn = thread_connection(path).map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared::default());
         let (start, started) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
@@ -146,14 +146,13 @@ impl Checkpoints {
         } else if let Some(start) = &self.start {
             self.shared.running.store(true, Ordering::Release);
             if start.try_send(()).is_err() {
-                // Its thread is gone: the writer copies all at PAGES_AT_MOST_FACTOR times the start.
+                // Its thread is gone: the writer copies all at PAGES_AT_MOST_FACTOR times the
+                // start.
                 self.shared.running.store(false, Ordering::Release);
             }
         }
     }
-}
 
-impl Checkpoints {
     fn writer_checkpoint(&mut self, writer: &Connection) {
         self.writer_rounds += 1;
         if let Err(error) = checkpoint(writer) {
@@ -171,6 +170,13 @@ impl Drop for Checkpoints {
             let _ = thread.join();
         }
     }
+}
+
+/// The checkpoint thread's connection to the database at `path`. Its `synchronous` stays
+/// SQLite's default, `FULL`: a checkpoint syncs the log before it copies and the database after
+/// only when that is not `OFF`.
+fn thread_connection(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open(path)
 }
 
 /// A `PASSIVE` checkpoint on `conn`: (pages in the log, pages of it copied to the database).
@@ -308,7 +314,7 @@ mod tests {
     fn the_checkpoint_connection_syncs_what_it_copies() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _writer) = database(dir.path());
-        let conn = Connection::open(&path).unwrap();
+        let conn = thread_connection(&path).unwrap();
         let synchronous: i64 = conn
             .query_row("PRAGMA synchronous", [], |row| row.get(0))
             .unwrap();
