@@ -197,30 +197,54 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     Ok((log, copied))
 }
 
+/// What the checkpoint thread does after a round.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterRound {
+    /// Another round: this one had more to copy than the writer would copy itself.
+    Again,
+    /// Done; the writer copies what was committed during this round.
+    CaughtUp,
+    /// Done for now: nothing more could be copied although the log holds more (a reader still
+    /// reads pages the copy would overwrite).
+    NoProgress,
+}
+
+/// After a round that left `copied` of the `log`'s pages copied, the previous round of the same
+/// request having left `before` (None: this was the first).
+fn after_round(before: Option<i64>, log: i64, copied: i64) -> AfterRound {
+    match before {
+        // A round copies what the log held when it began, so what it copied beyond the last
+        // one is what the writer committed during the last one.
+        Some(before) if copied >= before && copied - before <= WRITER_COPIES_AT_MOST => {
+            if copied == before && copied < log {
+                AfterRound::NoProgress
+            } else {
+                AfterRound::CaughtUp
+            }
+        }
+        // The first round, a round with much to copy, or one on a log that started over in
+        // between (fewer pages copied than before): measured again from here.
+        _ => AfterRound::Again,
+    }
+}
+
 /// The checkpoint thread: a checkpoint each time the writer asks, then another while the last
-/// one had more to copy than the writer would copy itself. A round copies what the log held
-/// when it began, so what the writer committed meanwhile is the next round's work; a round
-/// with little to copy says the writer commits little during one, and the writer copies the
-/// rest.
+/// one had more to copy than the writer would copy itself ([`after_round`]).
 fn run(conn: Connection, started: mpsc::Receiver<()>, shared: Arc<Shared>) {
     while started.recv().is_ok() {
         let mut copied_before = None;
         loop {
             shared.rounds.fetch_add(1, Ordering::Relaxed);
-            match (checkpoint(&conn), copied_before) {
-                (Ok((log, copied)), Some(before)) if copied - before <= WRITER_COPIES_AT_MOST => {
-                    if copied < log && copied <= before {
-                        // Nothing copied: a reader still reads pages the copy would overwrite.
-                        std::thread::sleep(REST_AFTER_NO_PROGRESS);
-                    } else {
-                        shared.caught_up.store(true, Ordering::Relaxed);
+            match checkpoint(&conn) {
+                Ok((log, copied)) => match after_round(copied_before, log, copied) {
+                    AfterRound::Again => {
+                        copied_before = Some(copied);
+                        continue;
                     }
-                }
-                (Ok((_, copied)), _) => {
-                    copied_before = Some(copied);
-                    continue;
-                }
-                (Err(error), _) => {
+                    AfterRound::CaughtUp => shared.caught_up.store(true, Ordering::Relaxed),
+                    AfterRound::NoProgress => std::thread::sleep(REST_AFTER_NO_PROGRESS),
+                },
+                Err(error) => {
                     tracing::warn!(%error, "checkpoint of the write-ahead log failed");
                     std::thread::sleep(REST_AFTER_NO_PROGRESS);
                 }
@@ -306,6 +330,28 @@ mod tests {
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
             .unwrap();
         assert_eq!(check, "ok");
+    }
+
+    #[test]
+    fn the_thread_goes_on_until_a_round_has_little_to_copy() {
+        assert_eq!(after_round(None, 10_000, 10_000), AfterRound::Again);
+        assert_eq!(after_round(Some(10_000), 11_000, 11_000), AfterRound::Again);
+        assert_eq!(
+            after_round(Some(11_000), 11_200, 11_200),
+            AfterRound::CaughtUp
+        );
+        // Nothing committed during the last round: all is copied.
+        assert_eq!(
+            after_round(Some(11_200), 11_200, 11_200),
+            AfterRound::CaughtUp
+        );
+        // A reader holds pages back.
+        assert_eq!(
+            after_round(Some(9_000), 11_200, 9_000),
+            AfterRound::NoProgress
+        );
+        // The log started over between two rounds: not caught up, measured again.
+        assert_eq!(after_round(Some(11_200), 120, 120), AfterRound::Again);
     }
 
     /// A checkpoint syncs the log before it copies and the database after only when its

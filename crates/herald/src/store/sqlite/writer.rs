@@ -267,6 +267,7 @@ fn run(
                 }
             }
         };
+        let committed = commit_error.is_none();
         let batch_ended = Ended {
             answers: std::mem::take(&mut batch),
             commit_error,
@@ -281,8 +282,10 @@ fn run(
             }
         }
         // Between transactions, once the batch is with the sync thread: a checkpoint the
-        // writer runs itself delays only the next batch.
-        if let Some(checkpoints) = checkpoints.as_mut() {
+        // writer runs itself delays only the next batch. Not after a batch that did not
+        // commit (nothing was added to the log), nor once a sync failed (nothing more is
+        // written).
+        if let Some(checkpoints) = checkpoints.as_mut().filter(|_| committed) {
             checkpoints.after_commit(&connection);
         }
     }
