@@ -8,6 +8,9 @@
 //! cargo run --release -p herald --example e2e_bench -- inflight [messages]
 //! ```
 //!
+//! `--sessions N` anywhere on the line: Herald opens N sessions to the simulated carrier (the
+//! carrier's `sessions` key), each a transceiver with the window below; 1 unless given.
+//!
 //! `throughput` with `scheduled` > 0 first queues that many messages for the next day
 //! (`time_to_send`), not counted: the run then measures the gateway holding a scheduled campaign.
 //! With `unreachable` > 0, that many messages first go end to end with a dlr-url nobody listens
@@ -33,6 +36,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context as _;
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use bytes::Bytes;
@@ -87,7 +91,15 @@ fn main() -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .init();
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--sessions") {
+        let n = args.get(at + 1).and_then(|s| s.parse().ok());
+        let n: usize = n
+            .filter(|&n| n >= 1)
+            .context("--sessions takes a number from 1")?;
+        SESSIONS.set(n).expect("set once");
+        args.drain(at..at + 2);
+    }
     let mode = args.first().map(String::as_str).unwrap_or("throughput");
     let n = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -145,6 +157,13 @@ async fn simulator(port: u16, receipt_delay_ms: u64) -> anyhow::Result<()> {
 /// would otherwise cap receipts at 10 per commit.
 const WINDOW: usize = 50;
 
+/// Sessions Herald opens to the simulated carrier (`--sessions`).
+static SESSIONS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+fn sessions() -> usize {
+    SESSIONS.get().copied().unwrap_or(1)
+}
+
 /// The simulated carrier's settings.
 fn carrier_config(receipt_delay_ms: u64) -> herald::simulator::SimConfig {
     let mut cfg = herald::simulator::SimConfig {
@@ -186,6 +205,7 @@ async fn setup(carrier: Carrier) -> anyhow::Result<Bench> {
         c.port = carrier_port;
         c.tps = 0;
         c.window = WINDOW as u32;
+        c.sessions = sessions() as u32;
     }
     config.callbacks.concurrency = 256;
     // A failed callback is retried an hour later: a receiver that is down (`throughput`'s
@@ -439,7 +459,8 @@ async fn throughput(
         ));
     }
     println!(
-        "end-to-end throughput (SQLite, one carrier bind, window {WINDOW} both ways, {concurrency} HTTP clients{backlog})"
+        "end-to-end throughput (SQLite, {}, window {WINDOW} both ways, {concurrency} HTTP clients{backlog})",
+        binds_phrase()
     );
     println!(
         "  accepted: {accepted} in {accept_secs:.2} s = {:.0}/s",
@@ -490,6 +511,14 @@ async fn throughput(
     Ok(())
 }
 
+/// "one carrier bind", or "4 carrier binds" with `--sessions 4`.
+fn binds_phrase() -> String {
+    match sessions() {
+        1 => "one carrier bind".to_owned(),
+        n => format!("{n} carrier binds"),
+    }
+}
+
 async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
     let bench = Arc::new(
         setup(Carrier::InProcess {
@@ -537,7 +566,8 @@ async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
         }
     }
     println!(
-        "latency at {rate} messages/s for {seconds} s ({} sent, {} final callbacks)",
+        "latency at {rate} messages/s for {seconds} s over {} ({} sent, {} final callbacks)",
+        binds_phrase(),
         sent.len(),
         finals.len()
     );

@@ -323,6 +323,7 @@ fn link_config(c: &CarrierConfig) -> LinkConfig {
             config::BindMode::Transceiver => BindMode::Transceiver,
             config::BindMode::Pair => BindMode::Pair,
         },
+        sessions: c.sessions.max(1) as usize,
         session: SessionConfig {
             window: c.window.max(1) as usize,
             tps: (c.tps > 0).then_some(c.tps),

@@ -1,7 +1,7 @@
 //! Links to carriers: keeping binds up, and handing submits and receipts across them.
 //!
-//! A [`CarrierLink`] owns one carrier's binds — a transceiver, or a transmitter + receiver pair —
-//! each kept alive by a supervisor that reconnects with capped exponential backoff and jitter, and
+//! A [`CarrierLink`] owns one carrier's binds — per session a transceiver, or a transmitter +
+//! receiver pair; several sessions when the carrier allows them — each kept alive by a supervisor that reconnects with capped exponential backoff and jitter, and
 //! gives up (loudly) only when the carrier refuses our credentials, since retrying those would
 //! only get the account locked.
 //!
@@ -34,6 +34,9 @@ pub struct LinkConfig {
     pub password: String,
     pub system_type: String,
     pub mode: BindMode,
+    /// Sessions open at once, each with `session.window` of its own. `session.tps` is the
+    /// carrier's whole rate: the sessions share it ([`share`]).
+    pub sessions: usize,
     pub session: SessionConfig,
     pub backoff: Backoff,
     pub connect_timeout: Duration,
@@ -122,6 +125,8 @@ pub struct BindError {
 /// A point-in-time view of one bind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindStats {
+    /// Which of the carrier's sessions the bind belongs to, from 1.
+    pub session: usize,
     pub kind: BindKind,
     pub state: BindState,
     /// When the bind entered `state` (ms since the Unix epoch).
@@ -197,12 +202,18 @@ struct LinkInner {
     binds: Vec<Arc<BindSlot>>,
     /// Signalled whenever a transmitting bind comes up, so waiting submitters resume at once.
     bound: tokio::sync::Notify,
+    /// Where the next choice of a transmitting bind starts looking, so binds with equal room
+    /// take turns.
+    turn: AtomicUsize,
 }
 
 #[derive(Debug)]
 struct BindSlot {
+    session_number: usize,
     kind: BindKind,
     window: usize,
+    /// This bind's share of the carrier's submits per second, when limited.
+    tps: Option<u32>,
     session: RwLock<Option<SessionHandle>>,
     /// Written only by the bind's supervisor; swapped whole so readers never lock.
     life: ArcSwap<BindLife>,
@@ -220,10 +231,12 @@ struct BindLife {
 }
 
 impl BindSlot {
-    fn new(kind: BindKind, window: usize) -> Self {
+    fn new(session_number: usize, kind: BindKind, window: usize, tps: Option<u32>) -> Self {
         Self {
+            session_number,
             kind,
             window,
+            tps,
             session: RwLock::new(None),
             life: ArcSwap::from_pointee(BindLife {
                 state: BindState::Connecting,
@@ -254,6 +267,7 @@ impl BindSlot {
     fn stats(&self) -> BindStats {
         let life = self.life.load();
         BindStats {
+            session: self.session_number,
             kind: self.kind,
             state: life.state,
             since: life.since,
@@ -287,14 +301,21 @@ impl CarrierLink {
             BindMode::Transceiver => &[BindKind::Transceiver],
             BindMode::Pair => &[BindKind::Transmitter, BindKind::Receiver],
         };
-        let binds: Vec<Arc<BindSlot>> = kinds
-            .iter()
-            .map(|&kind| Arc::new(BindSlot::new(kind, cfg.session.window)))
+        let sessions = cfg.sessions.max(1);
+        let binds: Vec<Arc<BindSlot>> = (0..sessions)
+            .flat_map(|n| {
+                let tps = cfg.session.tps.map(|tps| share(tps, sessions, n));
+                let window = cfg.session.window;
+                kinds
+                    .iter()
+                    .map(move |&kind| Arc::new(BindSlot::new(n + 1, kind, window, tps)))
+            })
             .collect();
         let inner = Arc::new(LinkInner {
             name: cfg.name.clone(),
             binds,
             bound: tokio::sync::Notify::new(),
+            turn: AtomicUsize::new(0),
         });
         for slot in &inner.binds {
             tokio::spawn(supervise(
@@ -312,7 +333,7 @@ impl CarrierLink {
         &self.inner.name
     }
 
-    /// Submits over the transmitting bind. Fails fast with `NotBound` when it is down, so the
+    /// Submits over the transmitting bind with the most room in its window. Fails fast with `NotBound` when it is down, so the
     /// message goes back to the queue unsent rather than waiting here.
     pub async fn submit(&self, pdu: SubmitSm) -> Result<Command, SubmitError> {
         let (slot, session) = self
@@ -339,14 +360,15 @@ impl CarrierLink {
         self.transmitter().is_some()
     }
 
-    /// Requests this link can have in flight at once (the transmitting bind's window).
+    /// Requests this link can have in flight at once: the windows of its transmitting binds.
     pub fn window(&self) -> usize {
         self.inner
             .binds
             .iter()
-            .find(|b| b.kind.can_submit())
+            .filter(|b| b.kind.can_submit())
             .map(|b| b.window)
-            .unwrap_or(1)
+            .sum::<usize>()
+            .max(1)
     }
 
     /// This carrier's binds as they are now (lock-free; see [`CarrierStats`]).
@@ -357,15 +379,24 @@ impl CarrierLink {
         }
     }
 
+    /// The bound transmitting bind with the most of its window free, equals taking turns, so
+    /// the sessions share the load and one that is down or slow gets less.
     fn transmitter(&self) -> Option<(&BindSlot, SessionHandle)> {
-        self.inner
-            .binds
-            .iter()
-            .filter(|b| b.kind.can_submit())
-            .find_map(|b| {
-                let session = b.session.read().unwrap().clone();
-                session.filter(|s| !s.is_closed()).map(|s| (&**b, s))
-            })
+        let binds = &self.inner.binds;
+        let start = self.inner.turn.fetch_add(1, Ordering::Relaxed) % binds.len().max(1);
+        let in_turn = binds[start..].iter().chain(&binds[..start]);
+        let mut best: Option<(&BindSlot, SessionHandle, usize)> = None;
+        for b in in_turn.filter(|b| b.kind.can_submit()) {
+            let free = b.window.saturating_sub(b.in_flight.load(Ordering::Relaxed));
+            if best.as_ref().is_some_and(|(_, _, most)| *most >= free) {
+                continue;
+            }
+            let session = b.session.read().unwrap().clone();
+            if let Some(s) = session.filter(|s| !s.is_closed()) {
+                best = Some((&**b, s, free));
+            }
+        }
+        best.map(|(b, s, _)| (b, s))
     }
 }
 
@@ -385,7 +416,7 @@ async fn supervise(
         }
         set_state(BindState::Connecting, None);
         let attempt = tokio::select! {
-            r = connect_and_bind(&cfg, slot.kind) => r,
+            r = connect_and_bind(&cfg, &slot) => r,
             _ = shutdown.cancelled() => { set_state(BindState::ShutDown, None); return; }
         };
         match attempt {
@@ -463,7 +494,7 @@ impl ConnectError {
     }
 }
 
-async fn connect_and_bind(cfg: &LinkConfig, kind: BindKind) -> Result<Session, ConnectError> {
+async fn connect_and_bind(cfg: &LinkConfig, slot: &BindSlot) -> Result<Session, ConnectError> {
     let stream = tokio::time::timeout(
         cfg.connect_timeout,
         TcpStream::connect((cfg.host.as_str(), cfg.port)),
@@ -471,15 +502,28 @@ async fn connect_and_bind(cfg: &LinkConfig, kind: BindKind) -> Result<Session, C
     .await
     .map_err(|_| ConnectError::Timeout)??;
     stream.set_nodelay(true)?;
+    let session = SessionConfig {
+        tps: slot.tps,
+        ..cfg.session.clone()
+    };
     Ok(Session::bind(
         stream,
-        kind,
+        slot.kind,
         &cfg.system_id,
         &cfg.password,
         &cfg.system_type,
-        cfg.session.clone(),
+        session,
     )
     .await?)
+}
+
+/// Session `n`'s part (from 0) of a rate of `total` per second shared by `sessions`: the
+/// remainder goes to the first sessions, so the parts add up to `total`. Never 0, which the
+/// session would read as "unlimited" (configuration keeps `sessions` at most `tps`).
+fn share(total: u32, sessions: usize, n: usize) -> u32 {
+    let sessions = sessions.max(1) as u32;
+    let n = n as u32;
+    (total / sessions + u32::from(n < total % sessions)).max(1)
 }
 
 async fn forward_deliveries(
@@ -525,6 +569,18 @@ fn is_receipt(request: &Request) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_share_the_carriers_rate_exactly() {
+        for (total, sessions) in [(100, 1), (100, 3), (100, 4), (7, 7), (10, 4), (1, 1)] {
+            let parts: Vec<u32> = (0..sessions).map(|n| share(total, sessions, n)).collect();
+            assert_eq!(parts.iter().sum::<u32>(), total, "{total} over {sessions}");
+            let (min, max) = (parts.iter().min().unwrap(), parts.iter().max().unwrap());
+            assert!(max - min <= 1 && *min >= 1, "{parts:?}");
+        }
+        assert_eq!(share(10, 4, 0), 3);
+        assert_eq!(share(10, 4, 3), 2);
+    }
 
     #[test]
     fn backoff_grows_to_its_cap_with_jitter() {

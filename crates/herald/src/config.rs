@@ -197,7 +197,12 @@ pub struct CarrierConfig {
     /// Requests in flight per session.
     #[serde(default = "default_window")]
     pub window: u32,
-    /// Submits per second on this carrier.
+    /// SMPP sessions open to this carrier at once (each a transceiver, or a transmitter +
+    /// receiver pair), when its contract allows several: each has its own `window`, submits go
+    /// to the one with the most room, and they share `tps`.
+    #[serde(default = "default_sessions")]
+    pub sessions: u32,
+    /// Submits per second on this carrier, all its sessions together.
     #[serde(default = "default_tps")]
     pub tps: u32,
     /// `command_status` → class, keys written as `"0x45"` or `"69"`.
@@ -241,6 +246,12 @@ fn default_bind() -> BindMode {
 fn default_window() -> u32 {
     10
 }
+fn default_sessions() -> u32 {
+    1
+}
+/// Most sessions one carrier may have: every one is a connection and a supervisor, and carriers
+/// that allow several allow a handful.
+pub const MAX_SESSIONS: u32 = 64;
 fn default_tps() -> u32 {
     100
 }
@@ -461,6 +472,7 @@ impl Config {
                 password: "herald".into(),
                 bind: BindMode::Transceiver,
                 window: default_window(),
+                sessions: default_sessions(),
                 tps: default_tps(),
                 status_overrides: BTreeMap::new(),
                 enquire_link_secs: default_enquire_link_secs(),
@@ -660,6 +672,16 @@ impl Config {
             }
             if c.window == 0 || c.tps == 0 {
                 return Err(invalid(key("window/tps"), "must be at least 1"));
+            }
+            if c.sessions == 0 || c.sessions > MAX_SESSIONS {
+                return Err(invalid(
+                    key("sessions"),
+                    &format!("must be between 1 and {MAX_SESSIONS}"),
+                ));
+            }
+            // Each session gets a share of `tps`; a share of 0 would mean no limit at all.
+            if c.sessions > c.tps {
+                return Err(invalid(key("sessions"), "must not exceed tps"));
             }
             if c.default_data_coding > 1 {
                 return Err(invalid(key("default_data_coding"), "must be 0 or 1"));
@@ -965,6 +987,30 @@ allow_networks = ["127.0.0.0/8"]
         assert!(message.contains("webhook_secret"), "{message}");
         assert!(message.contains("whsec_"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn a_carrier_has_one_session_unless_told_and_never_more_sessions_than_tps() {
+        assert_eq!(parse(OPERATIONS_EXAMPLE).carriers[0].sessions, 1);
+        let with = |sessions: &str| {
+            OPERATIONS_EXAMPLE.replace(
+                "window = 10",
+                &format!("window = 10\nsessions = {sessions}"),
+            )
+        };
+        assert_eq!(parse(&with("4")).carriers[0].sessions, 4);
+        // tps = 100 in the example: each session needs a share of at least one per second.
+        for bad in ["0", "65", "-1"] {
+            let parsed = Config::from_toml_str(&with(bad));
+            let refused = parsed.map(|c| c.validate());
+            assert!(!matches!(refused, Ok(Ok(()))), "sessions = {bad}");
+        }
+        let text = with("8").replace("tps = 100", "tps = 5");
+        let err = Config::from_toml_str(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("sessions"), "{err}");
     }
 
     #[test]

@@ -16,9 +16,10 @@
 //! - `callbacks_exhausted_total{format}` — callbacks whose retry schedule ran out.
 //! - `receipt_to_callback_seconds` — histogram: from a receipt being recorded to the customer
 //!   acknowledging the callback it caused (final statuses, DELIVERED and FAILED).
-//! - `carrier_bind_up{carrier,kind}`, `carrier_bind_state{carrier,kind,state}` (1 for the current
-//!   state), `carrier_window_in_use` / `carrier_window_size{carrier,kind}`,
-//!   `carrier_submits_total` / `carrier_receipts_total` / `carrier_reconnects_total{carrier,kind}`.
+//! - `carrier_bind_up{carrier,session,kind}`, `carrier_bind_state{carrier,session,kind,state}` (1
+//!   for the current state), `carrier_window_in_use` / `carrier_window_size{carrier,session,kind}`,
+//!   `carrier_submits_total` / `carrier_receipts_total` /
+//!   `carrier_reconnects_total{carrier,session,kind}`; `session` counts from 1.
 //! - `http_requests_total{route,class}` — every HTTP request by matched route (`unmatched` for
 //!   none) and response class (`2xx`...`5xx`).
 
@@ -239,13 +240,18 @@ const BIND_STATES: [BindState; 5] = [
 impl Collector for CarriersCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let stats: Vec<_> = self.carriers.iter().map(|c| c.stats()).collect();
-        // One (carrier, kind, bind) row per bind, for each metric below.
+        // One (carrier, session, kind) row per bind, for each metric below.
         let binds = || {
             stats.iter().flat_map(|c| {
                 c.binds.iter().map(move |b| {
                     let mut kind = String::new();
                     let _ = write!(kind, "{:?}", b.kind);
-                    (c.name.as_str(), kind.to_ascii_lowercase(), b)
+                    (
+                        c.name.as_str(),
+                        b.session.to_string(),
+                        kind.to_ascii_lowercase(),
+                        b,
+                    )
                 })
             })
         };
@@ -268,8 +274,12 @@ impl Collector for CarriersCollector {
         for (name, help, value) in gauges {
             let mut family =
                 encoder.encode_descriptor(name, help, None, ConstGauge::new(0i64).metric_type())?;
-            for (carrier, kind, b) in binds() {
-                let labels = [("carrier", carrier), ("kind", kind.as_str())];
+            for (carrier, session, kind, b) in binds() {
+                let labels = [
+                    ("carrier", carrier),
+                    ("session", session.as_str()),
+                    ("kind", kind.as_str()),
+                ];
                 ConstGauge::new(value(b)).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -279,10 +289,11 @@ impl Collector for CarriersCollector {
             None,
             ConstGauge::new(0i64).metric_type(),
         )?;
-        for (carrier, kind, b) in binds() {
+        for (carrier, session, kind, b) in binds() {
             for state in BIND_STATES {
                 let labels = [
                     ("carrier", carrier),
+                    ("session", session.as_str()),
                     ("kind", kind.as_str()),
                     ("state", state.as_str()),
                 ];
@@ -313,8 +324,12 @@ impl Collector for CarriersCollector {
                 None,
                 ConstCounter::new(0u64).metric_type(),
             )?;
-            for (carrier, kind, b) in binds() {
-                let labels = [("carrier", carrier), ("kind", kind.as_str())];
+            for (carrier, session, kind, b) in binds() {
+                let labels = [
+                    ("carrier", carrier),
+                    ("session", session.as_str()),
+                    ("kind", kind.as_str()),
+                ];
                 ConstCounter::new(value(b)).encode(family.encode_family(&labels)?)?;
             }
         }

@@ -20,6 +20,7 @@ fn link_config(port: u16) -> LinkConfig {
         password: "secret".into(),
         system_type: "".into(),
         mode: BindMode::Transceiver,
+        sessions: 1,
         session: SessionConfig::default(),
         backoff: Backoff {
             initial: Duration::from_millis(20),
@@ -217,4 +218,118 @@ async fn carrier_stats_count_submits_and_receipts_and_say_since_when_a_bind_is_u
     .await;
     assert!(!link.stats().is_up());
     stop_sim.cancel();
+}
+
+/// With several sessions, each is a bind of its own, and submits go to the one with the most room
+/// in its window: six submits over three sessions of window 2 fill every window, and with one
+/// session gone the others take everything.
+#[tokio::test]
+async fn submits_spread_over_the_sessions_by_free_window() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The SMSC holds every submit_sm until `release`, counting them per connection.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let per_bind: Arc<std::sync::Mutex<Vec<usize>>> = Arc::default();
+    let handles: Arc<std::sync::Mutex<Vec<herald_smpp::session::SessionHandle>>> = Arc::default();
+    let (release2, per_bind2, handles2) = (release.clone(), per_bind.clone(), handles.clone());
+    tokio::spawn(async move {
+        loop {
+            let (sock, _) = listener.accept().await.unwrap();
+            // Three binds; the one that comes back after being dropped is refused for good, so
+            // the test knows where every submit can go.
+            let refuse = per_bind2.lock().unwrap().len() >= 3;
+            let accepted =
+                Session::accept(sock, "smsc", SessionConfig::default(), |_| async move {
+                    if refuse { Err(0x0E) } else { Ok(()) }
+                })
+                .await;
+            let Ok((mut session, _)) = accepted else {
+                continue;
+            };
+            let index = {
+                let mut counts = per_bind2.lock().unwrap();
+                counts.push(0);
+                counts.len() - 1
+            };
+            handles2.lock().unwrap().push(session.handle.clone());
+            let (release, per_bind) = (release2.clone(), per_bind2.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while let Some(incoming) = session.incoming.recv().await {
+                    per_bind.lock().unwrap()[index] += 1;
+                    n += 1;
+                    let release = release.clone();
+                    let id = format!("b{index}m{n}");
+                    tokio::spawn(async move {
+                        release.notified().await;
+                        incoming.responder.ok(rusmpp::pdus::SubmitSmResp::new(
+                            id.parse().unwrap(),
+                            Vec::new(),
+                        ));
+                    });
+                }
+            });
+        }
+    });
+    let mut cfg = link_config(port);
+    cfg.sessions = 3;
+    cfg.session.window = 2;
+    let (tx, _rx) = mpsc::channel(8);
+    let shutdown = CancellationToken::new();
+    let link = CarrierLink::start(cfg, tx, shutdown.clone());
+    assert_eq!(link.window(), 6, "the windows of every session");
+    eventually("three binds up", || {
+        link.stats()
+            .binds
+            .iter()
+            .all(|b| b.state == BindState::Bound)
+    })
+    .await;
+    let sessions: Vec<usize> = link.stats().binds.iter().map(|b| b.session).collect();
+    assert_eq!(sessions, [1, 2, 3]);
+
+    let submit = |link: CarrierLink| async move { link.submit(Default::default()).await };
+    let mut pending: Vec<_> = (0..6).map(|_| tokio::spawn(submit(link.clone()))).collect();
+    eventually("six submits at the SMSC", || {
+        per_bind.lock().unwrap().iter().sum::<usize>() == 6
+    })
+    .await;
+    assert_eq!(*per_bind.lock().unwrap(), [2, 2, 2]);
+    let in_use: Vec<usize> = link.stats().binds.iter().map(|b| b.window_in_use).collect();
+    assert_eq!(in_use, [2, 2, 2]);
+    while !pending.is_empty() {
+        release.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        pending.retain(|t| !t.is_finished());
+    }
+
+    // The SMSC drops one session (and refuses it when it comes back): the other two take every
+    // submit.
+    handles.lock().unwrap()[0].close();
+    eventually("that session stopped", || {
+        link.stats()
+            .binds
+            .iter()
+            .any(|b| b.state == BindState::Stopped)
+    })
+    .await;
+    let before = per_bind.lock().unwrap().clone();
+    let mut pending: Vec<_> = (0..4).map(|_| tokio::spawn(submit(link.clone()))).collect();
+    eventually("four more submits at the SMSC", || {
+        per_bind.lock().unwrap().iter().sum::<usize>() == 10
+    })
+    .await;
+    let after = per_bind.lock().unwrap().clone();
+    assert_eq!(after[0], before[0], "nothing on the dropped session");
+    assert_eq!(after.len(), 3, "no fourth bind");
+    assert_eq!((after[1] - before[1], after[2] - before[2]), (2, 2));
+    while !pending.is_empty() {
+        release.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        pending.retain(|t| !t.is_finished());
+    }
+    for t in pending {
+        t.await.unwrap().unwrap();
+    }
+    shutdown.cancel();
 }

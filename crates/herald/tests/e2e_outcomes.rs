@@ -70,6 +70,55 @@ async fn a_delivered_message_reports_sent_then_delivered() {
     app.shutdown().await;
 }
 
+/// A carrier with several sessions (here three transmitter + receiver pairs): submits spread over
+/// them, each message's receipt comes back on one of the receivers and is matched all the same.
+#[tokio::test]
+async fn messages_over_several_sessions_each_get_their_report() {
+    let receiver = CallbackReceiver::start().await;
+    let app = spawn_app(|c| {
+        c.carriers[0].sessions = 3;
+        c.carriers[0].bind = herald::config::BindMode::Pair;
+        c.carriers[0].window = 1;
+    })
+    .await;
+    let link = app.carrier("sim");
+    eventually(PATIENCE, "six binds up", || async {
+        let stats = link.stats();
+        (stats.binds.len() == 6 && stats.binds.iter().all(|b| b.state.is_up())).then_some(())
+    })
+    .await;
+    // Other numbers each time (the duplicate rule), all of them delivered (…00).
+    let numbers: Vec<String> = (0..12).map(|i| format!("+372555{i:03}00")).collect();
+    let sends = numbers
+        .iter()
+        .map(|to| send_to(&app, &receiver, Via::Post, to));
+    let ids = futures_util::future::join_all(sends).await;
+    for id in &ids {
+        expect_callbacks(&app, &receiver, id, &[sent(id), delivered(id)]).await;
+    }
+    let stats = link.stats();
+    let per_session = |kind_can_submit: bool, count: fn(&herald::carrier::BindStats) -> u64| {
+        let mut n = [0u64; 3];
+        for b in stats
+            .binds
+            .iter()
+            .filter(|b| b.kind.can_submit() == kind_can_submit)
+        {
+            n[b.session - 1] += count(b);
+        }
+        n
+    };
+    let submits = per_session(true, |b| b.submits);
+    let receipts = per_session(false, |b| b.receipts);
+    assert_eq!(submits.iter().sum::<u64>(), 12);
+    assert_eq!(receipts.iter().sum::<u64>(), 12);
+    assert!(
+        submits.iter().all(|&n| n > 0),
+        "every session submitted: {submits:?}"
+    );
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn an_undeliverable_message_reports_failed_undeliv_001() {
     let receiver = CallbackReceiver::start().await;

@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::{DashboardState, PageError, Viewer, format, respond};
-use crate::carrier::{BindState, CarrierStats};
+use crate::carrier::{BindState, BindStats, CarrierStats};
 
 /// The previous snapshot's counters per carrier: (when, submits, receipts).
 #[derive(Default)]
@@ -69,6 +69,16 @@ struct CarriersBody {
     updated: String,
 }
 
+/// "transceiver", or "transceiver, session 2" when the carrier has several sessions.
+fn bind_name(b: &BindStats, several_sessions: bool) -> String {
+    let kind = format!("{:?}", b.kind).to_lowercase();
+    if several_sessions {
+        format!("{kind}, session {}", b.session)
+    } else {
+        kind
+    }
+}
+
 pub async fn page(
     State(state): State<DashboardState>,
     viewer: Viewer,
@@ -82,6 +92,7 @@ pub async fn page(
         .values()
         .map(|link| {
             let stats = link.stats();
+            let several_sessions = stats.binds.iter().any(|b| b.session > 1);
             let rates = state.rates.per_second(&stats);
             let rate = |r: Option<f64>| r.map_or_else(|| "–".to_owned(), |r| format!("{r:.1}"));
             CarrierRow {
@@ -94,7 +105,7 @@ pub async fn page(
                     .binds
                     .iter()
                     .map(|b| BindRow {
-                        kind: format!("{:?}", b.kind).to_lowercase(),
+                        kind: bind_name(b, several_sessions),
                         state: match b.state {
                             BindState::Bound => "bound",
                             BindState::Connecting => "connecting",
