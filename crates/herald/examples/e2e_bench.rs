@@ -571,6 +571,21 @@ async fn latency(rate: u64, seconds: u64) -> anyhow::Result<()> {
         sent.len(),
         finals.len()
     );
+    // Whether the gateway kept up: how long from the first send to the last final callback.
+    // Keeping up, that is the run's length plus one message's own latency.
+    let first_send = sent.iter().map(|(_, at)| *at).fold(f64::INFINITY, f64::min);
+    let last_send = sent.iter().map(|(_, at)| *at).fold(0.0, f64::max);
+    let last_final = finals.values().copied().fold(0.0, f64::max);
+    let (sending, finishing) = (
+        (last_send - first_send) / 1000.0,
+        (last_final - first_send) / 1000.0,
+    );
+    println!(
+        "  sent {} in {sending:.2} s = {:.0}/s; the last final callback {finishing:.2} s after the first send: {:.0} messages/s end to end",
+        sent.len(),
+        sent.len() as f64 / sending,
+        finals.len() as f64 / finishing,
+    );
     print_percentiles(
         "  receipt received → final callback received",
         &mut receipt_to_callback,
