@@ -199,7 +199,8 @@ pub struct CarrierConfig {
     pub window: u32,
     /// SMPP sessions open to this carrier at once (each a transceiver, or a transmitter +
     /// receiver pair), when its contract allows several: each has its own `window`, submits go
-    /// to the one with the most room, and they share `tps`.
+    /// to the one with the most room, and they share `tps` (a session that is down leaves its
+    /// share unused, so the carrier's rate never exceeds `tps`).
     #[serde(default = "default_sessions")]
     pub sessions: u32,
     /// Submits per second on this carrier, all its sessions together.

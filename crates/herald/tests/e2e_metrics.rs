@@ -149,7 +149,7 @@ async fn metrics_count_messages_callbacks_carrier_traffic_and_requests() {
         .unwrap();
 
     let before = scrape(&base).await;
-    let bind = "carrier=\"sim\",session=\"1\",kind=\"transceiver\"";
+    let bind = "carrier=\"sim\",kind=\"transceiver\",session=\"1\"";
     assert_eq!(
         value(&before, &format!("herald_carrier_bind_up{{{bind}}}")),
         1.0
