@@ -1,9 +1,10 @@
 //! Links to carriers: keeping binds up, and handing submits and receipts across them.
 //!
 //! A [`CarrierLink`] owns one carrier's binds — per session a transceiver, or a transmitter +
-//! receiver pair; several sessions when the carrier allows them — each kept alive by a supervisor that reconnects with capped exponential backoff and jitter, and
-//! gives up (loudly) only when the carrier refuses our credentials, since retrying those would
-//! only get the account locked.
+//! receiver pair; several sessions when the carrier allows them — each kept alive by a
+//! supervisor that reconnects with capped exponential backoff and jitter, and gives up (loudly)
+//! only when the carrier refuses our credentials, since retrying those would only get the
+//! account locked.
 //!
 //! Everything the carrier sends us (receipts, mostly) is forwarded unanswered as a
 //! [`CarrierDelivery`]: the pipeline answers only after the receipt is durable, so a crash between
@@ -333,8 +334,9 @@ impl CarrierLink {
         &self.inner.name
     }
 
-    /// Submits over the transmitting bind with the most room in its window. Fails fast with `NotBound` when it is down, so the
-    /// message goes back to the queue unsent rather than waiting here.
+    /// Submits over the transmitting bind with the most room in its window. Fails fast with
+    /// `NotBound` when none is up, so the message goes back to the queue unsent rather than
+    /// waiting here.
     pub async fn submit(&self, pdu: SubmitSm) -> Result<Command, SubmitError> {
         let (slot, session) = self
             .transmitter()

@@ -289,7 +289,7 @@ async fn submits_spread_over_the_sessions_by_free_window() {
     assert_eq!(sessions, [1, 2, 3]);
 
     let submit = |link: CarrierLink| async move { link.submit(Default::default()).await };
-    let mut pending: Vec<_> = (0..6).map(|_| tokio::spawn(submit(link.clone()))).collect();
+    let pending: Vec<_> = (0..6).map(|_| tokio::spawn(submit(link.clone()))).collect();
     eventually("six submits at the SMSC", || {
         per_bind.lock().unwrap().iter().sum::<usize>() == 6
     })
@@ -297,11 +297,7 @@ async fn submits_spread_over_the_sessions_by_free_window() {
     assert_eq!(*per_bind.lock().unwrap(), [2, 2, 2]);
     let in_use: Vec<usize> = link.stats().binds.iter().map(|b| b.window_in_use).collect();
     assert_eq!(in_use, [2, 2, 2]);
-    while !pending.is_empty() {
-        release.notify_waiters();
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        pending.retain(|t| !t.is_finished());
-    }
+    answer_all(&release, pending).await;
 
     // The SMSC drops one session (and refuses it when it comes back): the other two take every
     // submit.
@@ -314,7 +310,7 @@ async fn submits_spread_over_the_sessions_by_free_window() {
     })
     .await;
     let before = per_bind.lock().unwrap().clone();
-    let mut pending: Vec<_> = (0..4).map(|_| tokio::spawn(submit(link.clone()))).collect();
+    let pending: Vec<_> = (0..4).map(|_| tokio::spawn(submit(link.clone()))).collect();
     eventually("four more submits at the SMSC", || {
         per_bind.lock().unwrap().iter().sum::<usize>() == 10
     })
@@ -323,13 +319,21 @@ async fn submits_spread_over_the_sessions_by_free_window() {
     assert_eq!(after[0], before[0], "nothing on the dropped session");
     assert_eq!(after.len(), 3, "no fourth bind");
     assert_eq!((after[1] - before[1], after[2] - before[2]), (2, 2));
-    while !pending.is_empty() {
-        release.notify_waiters();
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        pending.retain(|t| !t.is_finished());
-    }
-    for t in pending {
-        t.await.unwrap().unwrap();
-    }
+    answer_all(&release, pending).await;
     shutdown.cancel();
+}
+
+/// Has the SMSC answer the submits held back until each of `pending` has its response.
+async fn answer_all(
+    release: &tokio::sync::Notify,
+    pending: Vec<tokio::task::JoinHandle<Result<rusmpp::Command, SubmitError>>>,
+) {
+    for submit in pending {
+        // An answer task may start waiting after a wake-up went out: wake again until done.
+        while !submit.is_finished() {
+            release.notify_waiters();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        submit.await.unwrap().unwrap();
+    }
 }

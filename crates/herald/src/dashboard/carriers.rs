@@ -138,3 +138,36 @@ pub async fn page(
     };
     respond(&headers, &viewer.0, "Carriers", "carriers", body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_smpp::session::BindKind;
+
+    fn bind(session: usize, kind: BindKind) -> BindStats {
+        BindStats {
+            session,
+            kind,
+            state: BindState::Bound,
+            since: 0,
+            window_in_use: 0,
+            window_size: 10,
+            submits: 0,
+            receipts: 0,
+            reconnects: 0,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn a_bind_is_named_by_its_session_only_when_the_carrier_has_several() {
+        assert_eq!(
+            bind_name(&bind(1, BindKind::Transceiver), false),
+            "transceiver"
+        );
+        assert_eq!(
+            bind_name(&bind(2, BindKind::Receiver), true),
+            "receiver, session 2"
+        );
+    }
+}
