@@ -231,6 +231,15 @@ impl BindKind {
     pub fn can_receive(self) -> bool {
         matches!(self, BindKind::Receiver | BindKind::Transceiver)
     }
+
+    /// `transmitter`, `receiver` or `transceiver`: the name pages and metrics show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindKind::Transmitter => "transmitter",
+            BindKind::Receiver => "receiver",
+            BindKind::Transceiver => "transceiver",
+        }
+    }
 }
 
 /// Builds a bind request for SMPP 3.4 (`interface_version` 0x34), with an empty address range.

@@ -23,7 +23,6 @@
 //! - `http_requests_total{route,class}` — every HTTP request by matched route (`unmatched` for
 //!   none) and response class (`2xx`...`5xx`).
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +35,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::carrier::{BindState, CarrierLink};
+use crate::carrier::{BindState, BindStats, CarrierLink};
 use crate::domain::Status;
 use crate::store::{CallbackFormat, MessageCount};
 
@@ -229,6 +228,24 @@ struct CarriersCollector {
     carriers: Vec<CarrierLink>,
 }
 
+/// One bind as the carrier metrics label it.
+struct BindRow<'a> {
+    carrier: &'a str,
+    /// The session's number, from 1, as the label's text.
+    session: String,
+    stats: &'a BindStats,
+}
+
+impl BindRow<'_> {
+    fn labels(&self) -> [(&'static str, &str); 3] {
+        [
+            ("carrier", self.carrier),
+            ("session", &self.session),
+            ("kind", self.stats.kind.as_str()),
+        ]
+    }
+}
+
 const BIND_STATES: [BindState; 5] = [
     BindState::Connecting,
     BindState::Bound,
@@ -240,21 +257,17 @@ const BIND_STATES: [BindState; 5] = [
 impl Collector for CarriersCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let stats: Vec<_> = self.carriers.iter().map(|c| c.stats()).collect();
-        // One (carrier, session, kind) row per bind, for each metric below.
-        let binds = || {
-            stats.iter().flat_map(|c| {
-                c.binds.iter().map(move |b| {
-                    let mut kind = String::new();
-                    let _ = write!(kind, "{:?}", b.kind);
-                    (
-                        c.name.as_str(),
-                        b.session.to_string(),
-                        kind.to_ascii_lowercase(),
-                        b,
-                    )
+        // One row per bind, for each metric below.
+        let binds: Vec<BindRow<'_>> = stats
+            .iter()
+            .flat_map(|c| {
+                c.binds.iter().map(|b| BindRow {
+                    carrier: &c.name,
+                    session: b.session.to_string(),
+                    stats: b,
                 })
             })
-        };
+            .collect();
         type Value = fn(&crate::carrier::BindStats) -> i64;
         let gauges: [(&str, &str, Value); 3] = [
             ("carrier_bind_up", "1 while the bind is bound", |b| {
@@ -274,13 +287,8 @@ impl Collector for CarriersCollector {
         for (name, help, value) in gauges {
             let mut family =
                 encoder.encode_descriptor(name, help, None, ConstGauge::new(0i64).metric_type())?;
-            for (carrier, session, kind, b) in binds() {
-                let labels = [
-                    ("carrier", carrier),
-                    ("session", session.as_str()),
-                    ("kind", kind.as_str()),
-                ];
-                ConstGauge::new(value(b)).encode(family.encode_family(&labels)?)?;
+            for bind in &binds {
+                ConstGauge::new(value(bind.stats)).encode(family.encode_family(&bind.labels())?)?;
             }
         }
         let mut family = encoder.encode_descriptor(
@@ -289,15 +297,11 @@ impl Collector for CarriersCollector {
             None,
             ConstGauge::new(0i64).metric_type(),
         )?;
-        for (carrier, session, kind, b) in binds() {
+        for bind in &binds {
+            let [carrier, session, kind] = bind.labels();
             for state in BIND_STATES {
-                let labels = [
-                    ("carrier", carrier),
-                    ("session", session.as_str()),
-                    ("kind", kind.as_str()),
-                    ("state", state.as_str()),
-                ];
-                ConstGauge::new(i64::from(b.state == state))
+                let labels = [carrier, session, kind, ("state", state.as_str())];
+                ConstGauge::new(i64::from(bind.stats.state == state))
                     .encode(family.encode_family(&labels)?)?;
             }
         }
@@ -324,13 +328,9 @@ impl Collector for CarriersCollector {
                 None,
                 ConstCounter::new(0u64).metric_type(),
             )?;
-            for (carrier, session, kind, b) in binds() {
-                let labels = [
-                    ("carrier", carrier),
-                    ("session", session.as_str()),
-                    ("kind", kind.as_str()),
-                ];
-                ConstCounter::new(value(b)).encode(family.encode_family(&labels)?)?;
+            for bind in &binds {
+                ConstCounter::new(value(bind.stats))
+                    .encode(family.encode_family(&bind.labels())?)?;
             }
         }
         Ok(())

@@ -71,11 +71,11 @@ struct CarriersBody {
 
 /// "transceiver", or "transceiver, session 2" when the carrier has several sessions.
 fn bind_name(b: &BindStats, several_sessions: bool) -> String {
-    let kind = format!("{:?}", b.kind).to_lowercase();
+    let kind = b.kind.as_str();
     if several_sessions {
         format!("{kind}, session {}", b.session)
     } else {
-        kind
+        kind.to_owned()
     }
 }
 
